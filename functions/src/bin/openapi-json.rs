@@ -1,0 +1,14 @@
+//! GET /openapi.json: the document is generated once per cold start and served as is.
+
+use lambda_http::http::StatusCode;
+use lambda_http::{Error, Request, run, service_fn};
+use payrail_shared::http::{openapi, problem::json_response};
+use payrail_shared::telemetry;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    telemetry::init();
+    let document: serde_json::Value = serde_json::from_str(&openapi::document())?;
+    let document = &document;
+    run(service_fn(move |_: Request| async move { Ok::<_, Error>(json_response(StatusCode::OK, document)) })).await
+}

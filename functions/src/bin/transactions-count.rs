@@ -1,0 +1,18 @@
+//! GET /transactions/count: wires config, the DynamoDB client and the count handler.
+
+use lambda_http::{Error, Request, run, service_fn};
+use payrail_shared::http::cursor::CursorKey;
+use payrail_shared::http::transactions::{Reports, count_transactions};
+use payrail_shared::{config, domain::SystemClock, reports::DynamoReports, telemetry};
+use std::sync::Arc;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    telemetry::init();
+    let table = config::required_env("TRANSACTIONS_TABLE")?;
+    let cursor_key = CursorKey::from_env()?;
+    let client = aws_sdk_dynamodb::Client::new(&config::aws().await);
+    let reports = Reports { store: DynamoReports::new(client, table), clock: Arc::new(SystemClock), cursor_key };
+    let reports = &reports;
+    run(service_fn(move |request: Request| async move { Ok::<_, Error>(count_transactions(reports, request).await) })).await
+}

@@ -1,0 +1,15 @@
+//! Domain types with their invariants: parse, don't validate.
+
+pub mod card;
+pub mod country;
+pub mod ids;
+pub mod money;
+pub mod payment;
+pub mod time;
+
+pub use card::{CardNumber, CardSummary, CardType, FingerprintKey};
+pub use country::Country;
+pub use ids::{AccountId, PaymentId};
+pub use money::{Currency, MinorUnits, Money};
+pub use payment::{Failure, FailureKind, Payment, PaymentMethod, PaymentStatus, PaymentType};
+pub use time::{Clock, Day, FixedClock, SystemClock, Timestamp, MS_PER_DAY};

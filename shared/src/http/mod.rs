@@ -1,0 +1,10 @@
+//! The HTTP side: request parsing, problem+json, and one handler per route.
+
+pub mod cursor;
+pub mod docs;
+pub mod openapi;
+pub mod params;
+pub mod problem;
+pub mod transactions;
+
+pub use problem::{ApiError, FieldError, Problem};

@@ -1,0 +1,148 @@
+//! RFC 9457 problem details: every error a client sees, and nothing internal in any of them.
+
+use lambda_http::http::{HeaderValue, StatusCode, header};
+use lambda_http::{Body, Response};
+use serde::Serialize;
+
+/// One invalid input, named by its field (a query parameter, a body field, a header).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: &str, message: impl std::fmt::Display) -> Self {
+        FieldError { field: field.to_owned(), message: message.to_string() }
+    }
+}
+
+/// `application/problem+json` body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Problem {
+    /// A URI naming the kind of problem, `urn:payrail:problem:<code>`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    /// A stable, machine-readable code.
+    pub code: String,
+    pub errors: Vec<FieldError>,
+}
+
+/// Every way a request can fail, mapped to exactly one status.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// Well-formed but invalid input.
+    #[error("invalid input")]
+    Invalid(Vec<FieldError>),
+    /// Input that could not be read at all (a malformed body, a cursor not issued by us).
+    #[error("malformed request")]
+    Malformed(FieldError),
+    #[error("not found")]
+    NotFound,
+    /// A fault on our side; the cause goes to the log, never into the response.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn invalid(field: &str, message: impl std::fmt::Display) -> Self {
+        ApiError::Invalid(vec![FieldError::new(field, message)])
+    }
+
+    pub fn problem(&self) -> Problem {
+        let (status, code, title, detail, errors) = match self {
+            ApiError::Invalid(errors) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation_failed",
+                "Invalid input",
+                summary(errors),
+                errors.clone(),
+            ),
+            ApiError::Malformed(error) => (
+                StatusCode::BAD_REQUEST,
+                "malformed_request",
+                "Malformed request",
+                summary(std::slice::from_ref(error)),
+                vec![error.clone()],
+            ),
+            ApiError::NotFound => {
+                (StatusCode::NOT_FOUND, "not_found", "Not found", "No such resource.".to_owned(), vec![])
+            }
+            ApiError::Internal(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal_error",
+                "Internal error",
+                "The request could not be completed; it is safe to retry.".to_owned(),
+                vec![],
+            ),
+        };
+        Problem {
+            kind: format!("urn:payrail:problem:{code}"),
+            title: title.to_owned(),
+            status: status.as_u16(),
+            detail,
+            code: code.to_owned(),
+            errors,
+        }
+    }
+
+    pub fn into_response(self) -> Response<Body> {
+        if let ApiError::Internal(cause) = &self {
+            tracing::error!(error = %cause, "request failed");
+        }
+        let problem = self.problem();
+        let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = serde_json::to_string(&problem).unwrap_or_default();
+        let mut response = Response::new(Body::Text(body));
+        *response.status_mut() = status;
+        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        response
+    }
+}
+
+impl From<crate::store::StoreError> for ApiError {
+    fn from(err: crate::store::StoreError) -> Self {
+        ApiError::Internal(err.to_string())
+    }
+}
+
+fn summary(errors: &[FieldError]) -> String {
+    errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; ")
+}
+
+/// A 200 (or other) JSON response.
+pub fn json_response<T: Serialize>(status: StatusCode, value: &T) -> Response<Body> {
+    match serde_json::to_string(value) {
+        Ok(body) => {
+            let mut response = Response::new(Body::Text(body));
+            *response.status_mut() = status;
+            response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            response
+        }
+        Err(err) => ApiError::Internal(err.to_string()).into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_every_invalid_field_in_a_422() {
+        let problem = ApiError::Invalid(vec![FieldError::new("days", "must be 1 to 3650")]).problem();
+        assert_eq!(problem.status, 422);
+        assert_eq!(problem.errors[0].field, "days");
+        assert_eq!(problem.kind, "urn:payrail:problem:validation_failed");
+    }
+
+    #[test]
+    fn keeps_internal_causes_out_of_the_response() {
+        let response = ApiError::Internal("table xyz is missing".to_owned()).into_response();
+        let Body::Text(body) = response.body() else { unreachable!("problem bodies are text") };
+        assert_eq!(response.status(), 500);
+        assert!(!body.contains("xyz"));
+    }
+}

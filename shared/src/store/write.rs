@@ -1,0 +1,43 @@
+//! Recording a completed payment: the payment and its aggregate counter in one
+//! TransactWriteItems, so the counters stay exact under retries and redeliveries.
+
+use super::aggregates::{AggregateDelta, AggregateUpdate};
+use super::error::StoreError;
+use super::item::PaymentItem;
+use super::keys::attr;
+use crate::domain::Payment;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
+
+/// Outcome of recording a payment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorded {
+    New,
+    /// A payment with this id was already stored: nothing was written, nothing counted twice.
+    AlreadyThere,
+}
+
+/// Writes a new payment; when it is completed, adds it to its day's aggregate in the same
+/// transaction. Conditional on the id being new.
+#[tracing::instrument(skip_all, fields(payment_id = %payment.id))]
+pub async fn record_payment(client: &Client, table: &str, payment: &Payment) -> Result<Recorded, StoreError> {
+    let item = serde_dynamo::to_item(PaymentItem::of(payment.clone()))?;
+    let put = Put::builder()
+        .table_name(table)
+        .set_item(Some(item))
+        .condition_expression("attribute_not_exists(#pk)")
+        .expression_attribute_names("#pk", attr::PK)
+        .build()?;
+    let mut actions = vec![TransactWriteItem::builder().put(put).build()];
+    if payment.status.is_completed() {
+        let delta = AggregateDelta::one(payment.country);
+        let update = AggregateUpdate::new(payment.card_type, payment.created_at.day(), &delta).into_transact(table)?;
+        actions.push(TransactWriteItem::builder().update(update).build());
+    }
+    let result = client.transact_write_items().set_transact_items(Some(actions)).send().await;
+    match result {
+        Ok(_) => Ok(Recorded::New),
+        Err(err) if StoreError::is_condition_failure(&err) => Ok(Recorded::AlreadyThere),
+        Err(err) => Err(err.into()),
+    }
+}

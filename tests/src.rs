@@ -1,0 +1,1 @@
+//! Placeholder: tests live in tests/.
