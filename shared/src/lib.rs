@@ -1,9 +1,9 @@
 //! payrail's domain crate: the types, the transactions store and the HTTP handlers that every
 //! Lambda function in `functions/` wires together.
 
-pub mod domain;
-pub mod store;
-pub mod reports;
 pub mod config;
+pub mod domain;
 pub mod http;
+pub mod reports;
+pub mod store;
 pub mod telemetry;

@@ -1,1 +1,3 @@
 //! payrail tools.
+pub mod generator;
+pub mod local;

@@ -10,5 +10,8 @@ async fn main() -> Result<(), Error> {
     telemetry::init();
     let document: serde_json::Value = serde_json::from_str(&openapi::document())?;
     let document = &document;
-    run(service_fn(move |_: Request| async move { Ok::<_, Error>(json_response(StatusCode::OK, document)) })).await
+    run(service_fn(move |_: Request| async move {
+        Ok::<_, Error>(json_response(StatusCode::OK, document))
+    }))
+    .await
 }

@@ -12,7 +12,14 @@ async fn main() -> Result<(), Error> {
     let table = config::required_env("TRANSACTIONS_TABLE")?;
     let cursor_key = CursorKey::from_env()?;
     let client = aws_sdk_dynamodb::Client::new(&config::aws().await);
-    let reports = Reports { store: DynamoReports::new(client, table), clock: Arc::new(SystemClock), cursor_key };
+    let reports = Reports {
+        store: DynamoReports::new(client, table),
+        clock: Arc::new(SystemClock),
+        cursor_key,
+    };
     let reports = &reports;
-    run(service_fn(move |request: Request| async move { Ok::<_, Error>(count_transactions(reports, request).await) })).await
+    run(service_fn(move |request: Request| async move {
+        Ok::<_, Error>(count_transactions(reports, request).await)
+    }))
+    .await
 }

@@ -25,7 +25,9 @@ pub enum CardType {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("must be one of visa, mastercard, amex, discover, jcb, diners, unionpay, paypal, apple_pay, google_pay")]
+#[error(
+    "must be one of visa, mastercard, amex, discover, jcb, diners, unionpay, paypal, apple_pay, google_pay"
+)]
 pub struct InvalidCardType;
 
 impl CardType {
@@ -58,11 +60,17 @@ impl CardType {
     }
 
     pub fn parse(value: &str) -> Result<Self, InvalidCardType> {
-        CardType::ALL.into_iter().find(|t| t.as_str() == value).ok_or(InvalidCardType)
+        CardType::ALL
+            .into_iter()
+            .find(|t| t.as_str() == value)
+            .ok_or(InvalidCardType)
     }
 
     pub fn is_wallet(&self) -> bool {
-        matches!(self, CardType::Paypal | CardType::ApplePay | CardType::GooglePay)
+        matches!(
+            self,
+            CardType::Paypal | CardType::ApplePay | CardType::GooglePay
+        )
     }
 
     /// The card lengths the scheme issues.
@@ -87,11 +95,19 @@ impl CardType {
             Some(CardType::Mastercard)
         } else if within(2, 34, 34) || within(2, 37, 37) {
             Some(CardType::Amex)
-        } else if within(4, 6011, 6011) || within(3, 644, 649) || within(2, 65, 65) || within(6, 622126, 622925) {
+        } else if within(4, 6011, 6011)
+            || within(3, 644, 649)
+            || within(2, 65, 65)
+            || within(6, 622126, 622925)
+        {
             Some(CardType::Discover)
         } else if within(4, 3528, 3589) {
             Some(CardType::Jcb)
-        } else if within(3, 300, 305) || within(4, 3095, 3095) || within(2, 36, 36) || within(2, 38, 39) {
+        } else if within(3, 300, 305)
+            || within(4, 3095, 3095)
+            || within(2, 36, 36)
+            || within(2, 38, 39)
+        {
             Some(CardType::Diners)
         } else if within(2, 62, 62) || within(2, 81, 81) {
             Some(CardType::Unionpay)
@@ -238,7 +254,7 @@ impl CardSummary {
 
 /// The Luhn (mod 10) check every card number carries in its last digit.
 pub fn luhn_valid(digits: &str) -> bool {
-    luhn_sum(digits.bytes().rev(), false) % 10 == 0
+    luhn_sum(digits.bytes().rev(), false).is_multiple_of(10)
 }
 
 /// The check digit that makes `partial` followed by it Luhn-valid.
@@ -279,18 +295,28 @@ mod tests {
             ("6200000000000005", CardType::Unionpay),
         ];
         for (number, brand) in cases {
-            assert_eq!(CardNumber::parse(number).map(|n| n.brand()), Ok(brand), "{number}");
+            assert_eq!(
+                CardNumber::parse(number).map(|n| n.brand()),
+                Ok(brand),
+                "{number}"
+            );
         }
     }
 
     #[test]
     fn rejects_a_card_number_failing_luhn() {
-        assert_eq!(CardNumber::parse("4111111111111112"), Err(InvalidCardNumber::Luhn));
+        assert_eq!(
+            CardNumber::parse("4111111111111112"),
+            Err(InvalidCardNumber::Luhn)
+        );
     }
 
     #[test]
     fn rejects_non_digits_and_bad_lengths() {
-        assert_eq!(CardNumber::parse("4111x11111111111"), Err(InvalidCardNumber::NotDigits));
+        assert_eq!(
+            CardNumber::parse("4111x11111111111"),
+            Err(InvalidCardNumber::NotDigits)
+        );
         assert_eq!(CardNumber::parse(""), Err(InvalidCardNumber::NotDigits));
         assert_eq!(CardNumber::parse("42"), Err(InvalidCardNumber::BadLength));
     }
@@ -298,7 +324,9 @@ mod tests {
     #[test]
     fn never_prints_the_full_number() {
         let number = CardNumber::parse("4111 1111 1111 1111").map_err(|e| e.to_string());
-        let Ok(number) = number else { unreachable!("valid test number") };
+        let Ok(number) = number else {
+            unreachable!("valid test number")
+        };
         assert_eq!(number.to_string(), "411111******1111");
         assert_eq!(format!("{number:?}"), "CardNumber(411111******1111)");
         assert_eq!(number.expose(), "4111111111111111");
@@ -306,7 +334,9 @@ mod tests {
 
     #[test]
     fn fingerprints_depend_on_the_key() {
-        let Ok(number) = CardNumber::parse("4111111111111111") else { unreachable!() };
+        let Ok(number) = CardNumber::parse("4111111111111111") else {
+            unreachable!()
+        };
         let a = number.fingerprint(&FingerprintKey::new(b"one".to_vec()));
         let b = number.fingerprint(&FingerprintKey::new(b"two".to_vec()));
         assert_eq!(a.len(), 32);

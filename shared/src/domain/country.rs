@@ -27,7 +27,11 @@ impl Country {
         let code = if code == "UK" { "GB" } else { code };
         let bytes: [u8; 2] = code.as_bytes().try_into().map_err(|_| InvalidCountry)?;
         let listed = CODES.split(' ').any(|c| c.as_bytes() == bytes);
-        if listed { Ok(Country(bytes)) } else { Err(InvalidCountry) }
+        if listed {
+            Ok(Country(bytes))
+        } else {
+            Err(InvalidCountry)
+        }
     }
 
     pub fn code(&self) -> &str {
@@ -69,7 +73,10 @@ mod tests {
     #[test]
     fn accepts_uk_as_an_alias_of_gb() {
         assert_eq!(Country::parse("UK"), Country::parse("GB"));
-        assert_eq!(Country::parse("UK").map(|c| c.to_string()), Ok("GB".to_owned()));
+        assert_eq!(
+            Country::parse("UK").map(|c| c.to_string()),
+            Ok("GB".to_owned())
+        );
     }
 
     #[test]

@@ -20,7 +20,9 @@ impl PaymentId {
     }
 
     pub fn parse(text: &str) -> Result<Self, InvalidPaymentId> {
-        Uuid::try_parse(text).map(PaymentId).map_err(|_| InvalidPaymentId)
+        Uuid::try_parse(text)
+            .map(PaymentId)
+            .map_err(|_| InvalidPaymentId)
     }
 
     pub fn from_uuid(uuid: Uuid) -> Self {
@@ -31,7 +33,9 @@ impl PaymentId {
     /// id is random.
     pub fn shard(&self, shards: u8) -> u8 {
         let bytes = self.0.as_bytes();
-        let folded = bytes.iter().fold(0u32, |acc, b| acc.wrapping_mul(31).wrapping_add(u32::from(*b)));
+        let folded = bytes.iter().fold(0u32, |acc, b| {
+            acc.wrapping_mul(31).wrapping_add(u32::from(*b))
+        });
         (folded % u32::from(shards.max(1))) as u8
     }
 }

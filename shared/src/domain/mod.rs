@@ -12,4 +12,4 @@ pub use country::Country;
 pub use ids::{AccountId, PaymentId};
 pub use money::{Currency, MinorUnits, Money};
 pub use payment::{Failure, FailureKind, Payment, PaymentMethod, PaymentStatus, PaymentType};
-pub use time::{Clock, Day, FixedClock, SystemClock, Timestamp, MS_PER_DAY};
+pub use time::{Clock, Day, FixedClock, MS_PER_DAY, SystemClock, Timestamp};

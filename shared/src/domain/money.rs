@@ -5,14 +5,57 @@ use std::fmt;
 
 /// ISO 4217 codes payrail accepts, with their minor-unit exponent (JPY has none, KWD has three).
 const CURRENCIES: &[(&str, u8)] = &[
-    ("AED", 2), ("ARS", 2), ("AUD", 2), ("BGN", 2), ("BHD", 3), ("BRL", 2), ("CAD", 2),
-    ("CHF", 2), ("CLP", 0), ("CNY", 2), ("COP", 2), ("CZK", 2), ("DKK", 2), ("EGP", 2),
-    ("EUR", 2), ("GBP", 2), ("HKD", 2), ("HUF", 2), ("IDR", 2), ("ILS", 2), ("INR", 2),
-    ("ISK", 0), ("JOD", 3), ("JPY", 0), ("KES", 2), ("KRW", 0), ("KWD", 3), ("MAD", 2),
-    ("MXN", 2), ("MYR", 2), ("NGN", 2), ("NOK", 2), ("NZD", 2), ("OMR", 3), ("PEN", 2),
-    ("PHP", 2), ("PKR", 2), ("PLN", 2), ("QAR", 2), ("RON", 2), ("SAR", 2), ("SEK", 2),
-    ("SGD", 2), ("THB", 2), ("TND", 3), ("TRY", 2), ("TWD", 2), ("UAH", 2), ("USD", 2),
-    ("VND", 0), ("ZAR", 2),
+    ("AED", 2),
+    ("ARS", 2),
+    ("AUD", 2),
+    ("BGN", 2),
+    ("BHD", 3),
+    ("BRL", 2),
+    ("CAD", 2),
+    ("CHF", 2),
+    ("CLP", 0),
+    ("CNY", 2),
+    ("COP", 2),
+    ("CZK", 2),
+    ("DKK", 2),
+    ("EGP", 2),
+    ("EUR", 2),
+    ("GBP", 2),
+    ("HKD", 2),
+    ("HUF", 2),
+    ("IDR", 2),
+    ("ILS", 2),
+    ("INR", 2),
+    ("ISK", 0),
+    ("JOD", 3),
+    ("JPY", 0),
+    ("KES", 2),
+    ("KRW", 0),
+    ("KWD", 3),
+    ("MAD", 2),
+    ("MXN", 2),
+    ("MYR", 2),
+    ("NGN", 2),
+    ("NOK", 2),
+    ("NZD", 2),
+    ("OMR", 3),
+    ("PEN", 2),
+    ("PHP", 2),
+    ("PKR", 2),
+    ("PLN", 2),
+    ("QAR", 2),
+    ("RON", 2),
+    ("SAR", 2),
+    ("SEK", 2),
+    ("SGD", 2),
+    ("THB", 2),
+    ("TND", 3),
+    ("TRY", 2),
+    ("TWD", 2),
+    ("UAH", 2),
+    ("USD", 2),
+    ("VND", 0),
+    ("ZAR", 2),
 ];
 
 /// An ISO 4217 currency code, upper case, from the list payrail supports.
@@ -46,7 +89,10 @@ impl Currency {
 
     /// Digits after the decimal point: 100 minor units of GBP are 1.00 GBP, of JPY 100 JPY.
     pub fn exponent(&self) -> u8 {
-        CURRENCIES.iter().find(|(c, _)| *c == self.0).map_or(2, |(_, e)| *e)
+        CURRENCIES
+            .iter()
+            .find(|(c, _)| *c == self.0)
+            .map_or(2, |(_, e)| *e)
     }
 
     pub fn all() -> impl Iterator<Item = Currency> {
@@ -130,7 +176,12 @@ impl fmt::Display for Money {
         if exponent == 0 {
             write!(f, "{major} {}", self.currency)
         } else {
-            write!(f, "{major}.{minor:0width$} {}", self.currency, width = exponent as usize)
+            write!(
+                f,
+                "{major}.{minor:0width$} {}",
+                self.currency,
+                width = exponent as usize
+            )
         }
     }
 }
@@ -156,8 +207,14 @@ mod tests {
 
     #[test]
     fn formats_money_with_the_currency_exponent() -> Result<(), InvalidAmount> {
-        let gbp = Money { amount: MinorUnits::new(13370)?, currency: Currency("GBP") };
-        let jpy = Money { amount: MinorUnits::new(500)?, currency: Currency("JPY") };
+        let gbp = Money {
+            amount: MinorUnits::new(13370)?,
+            currency: Currency("GBP"),
+        };
+        let jpy = Money {
+            amount: MinorUnits::new(500)?,
+            currency: Currency("JPY"),
+        };
         assert_eq!(gbp.to_string(), "133.70 GBP");
         assert_eq!(jpy.to_string(), "500 JPY");
         Ok(())
@@ -166,7 +223,10 @@ mod tests {
     #[test]
     fn rejects_zero_and_oversized_amounts() {
         assert_eq!(MinorUnits::new(0), Err(InvalidAmount::NotPositive));
-        assert_eq!(MinorUnits::new(MinorUnits::MAX + 1), Err(InvalidAmount::TooLarge));
+        assert_eq!(
+            MinorUnits::new(MinorUnits::MAX + 1),
+            Err(InvalidAmount::TooLarge)
+        );
     }
 
     proptest! {

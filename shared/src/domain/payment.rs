@@ -37,7 +37,10 @@ pub enum PaymentStatus {
 impl PaymentStatus {
     /// A completed payment counts as a transaction in the reports.
     pub fn is_completed(&self) -> bool {
-        matches!(self, PaymentStatus::Succeeded | PaymentStatus::PartiallyRefunded | PaymentStatus::Refunded)
+        matches!(
+            self,
+            PaymentStatus::Succeeded | PaymentStatus::PartiallyRefunded | PaymentStatus::Refunded
+        )
     }
 }
 

@@ -65,9 +65,17 @@ const UNIX_EPOCH_JULIAN_DAY: i32 = 2_440_588;
 
 impl fmt::Display for Day {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let julian = i32::try_from(self.0).ok().and_then(|d| d.checked_add(UNIX_EPOCH_JULIAN_DAY));
+        let julian = i32::try_from(self.0)
+            .ok()
+            .and_then(|d| d.checked_add(UNIX_EPOCH_JULIAN_DAY));
         match julian.and_then(|j| time::Date::from_julian_day(j).ok()) {
-            Some(date) => write!(f, "{:04}-{:02}-{:02}", date.year(), u8::from(date.month()), date.day()),
+            Some(date) => write!(
+                f,
+                "{:04}-{:02}-{:02}",
+                date.year(),
+                u8::from(date.month()),
+                date.day()
+            ),
             None => write!(f, "day{}", self.0),
         }
     }
@@ -109,7 +117,10 @@ mod tests {
     #[test]
     fn formats_days_as_iso_dates() {
         assert_eq!(Timestamp::from_millis(0).day().to_string(), "1970-01-01");
-        assert_eq!(Timestamp::from_millis(1_700_000_000_000).day().to_string(), "2023-11-14");
+        assert_eq!(
+            Timestamp::from_millis(1_700_000_000_000).day().to_string(),
+            "2023-11-14"
+        );
         assert_eq!(Timestamp::from_millis(-1).day().to_string(), "1969-12-31");
     }
 

@@ -28,7 +28,11 @@ pub enum CursorKeyError {
 impl CursorKey {
     pub fn new(bytes: impl Into<Vec<u8>>) -> Result<Self, CursorKeyError> {
         let bytes = bytes.into();
-        if bytes.len() < 16 { Err(CursorKeyError::TooShort) } else { Ok(CursorKey(bytes)) }
+        if bytes.len() < 16 {
+            Err(CursorKeyError::TooShort)
+        } else {
+            Ok(CursorKey(bytes))
+        }
     }
 
     pub fn from_env() -> Result<Self, CursorKeyError> {
@@ -72,7 +76,12 @@ pub fn query_fingerprint(canonical_query: &str) -> String {
 }
 
 pub fn encode(key: &CursorKey, query: &str, position: &Position) -> String {
-    let payload = Payload { v: 1, q: query_fingerprint(query), t: position.created_at.millis(), i: position.id.clone() };
+    let payload = Payload {
+        v: 1,
+        q: query_fingerprint(query),
+        t: position.created_at.millis(),
+        i: position.id.clone(),
+    };
     let mut bytes = serde_json::to_vec(&payload).unwrap_or_default();
     let mut mac = key.mac();
     mac.update(&bytes);
@@ -93,7 +102,10 @@ pub fn decode(key: &CursorKey, query: &str, cursor: &str) -> Result<Position, In
     if payload.v != 1 || payload.q != query_fingerprint(query) {
         return Err(InvalidCursor);
     }
-    Ok(Position { created_at: Timestamp::from_millis(payload.t), id: payload.i })
+    Ok(Position {
+        created_at: Timestamp::from_millis(payload.t),
+        id: payload.i,
+    })
 }
 
 #[cfg(test)]
@@ -106,7 +118,10 @@ mod tests {
     }
 
     fn position() -> Position {
-        Position { created_at: Timestamp::from_millis(1_700_000_000_000), id: "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11".to_owned() }
+        Position {
+            created_at: Timestamp::from_millis(1_700_000_000_000),
+            id: "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11".to_owned(),
+        }
     }
 
     #[test]
@@ -121,7 +136,10 @@ mod tests {
         let k = key(b"0123456789abcdef0123");
         let cursor = encode(&k, "days=7", &position());
         assert_eq!(decode(&k, "days=8", &cursor), Err(InvalidCursor));
-        assert_eq!(decode(&key(b"another key of 16+ bytes"), "days=7", &cursor), Err(InvalidCursor));
+        assert_eq!(
+            decode(&key(b"another key of 16+ bytes"), "days=7", &cursor),
+            Err(InvalidCursor)
+        );
     }
 
     #[test]

@@ -29,11 +29,19 @@ const PAGE: &str = r##"<!doctype html>
 /// Serves the page (`asset` empty) or one asset of `/docs/{asset}`.
 pub fn serve(asset: &str) -> Response<Body> {
     if asset.is_empty() || asset == "index.html" {
-        return respond(StatusCode::OK, "text/html; charset=utf-8", Body::Text(PAGE.to_owned()));
+        return respond(
+            StatusCode::OK,
+            "text/html; charset=utf-8",
+            Body::Text(PAGE.to_owned()),
+        );
     }
     let config = Arc::new(utoipa_swagger_ui::Config::new(["openapi.json"]));
     match utoipa_swagger_ui::serve(asset, config) {
-        Ok(Some(file)) => respond(StatusCode::OK, &file.content_type, Body::Binary(file.bytes.into_owned())),
+        Ok(Some(file)) => respond(
+            StatusCode::OK,
+            &file.content_type,
+            Body::Binary(file.bytes.into_owned()),
+        ),
         Ok(None) | Err(_) => super::problem::ApiError::NotFound.into_response(),
     }
 }
@@ -44,7 +52,10 @@ fn respond(status: StatusCode, content_type: &str, body: Body) -> Response<Body>
     if let Ok(value) = HeaderValue::from_str(content_type) {
         response.headers_mut().insert(header::CONTENT_TYPE, value);
     }
-    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=3600"),
+    );
     response
 }
 
@@ -57,7 +68,12 @@ mod tests {
         assert_eq!(serve("").status(), 200);
         let css = serve("swagger-ui.css");
         assert_eq!(css.status(), 200);
-        assert_eq!(css.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()), Some("text/css"));
+        assert_eq!(
+            css.headers()
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok()),
+            Some("text/css")
+        );
         assert_eq!(serve("swagger-ui-bundle.js").status(), 200);
         assert_eq!(serve("no-such-file.js").status(), 404);
     }

@@ -34,7 +34,12 @@ mod tests {
     fn documents_every_report_route_as_openapi_3_1() -> Result<(), serde_json::Error> {
         let doc: serde_json::Value = serde_json::from_str(&document())?;
         assert_eq!(doc["openapi"], "3.1.0");
-        for path in ["/transactions", "/transactions/count", "/openapi.json", "/docs"] {
+        for path in [
+            "/transactions",
+            "/transactions/count",
+            "/openapi.json",
+            "/docs",
+        ] {
             assert!(doc["paths"][path]["get"].is_object(), "{path} missing");
         }
         Ok(())

@@ -15,7 +15,13 @@ impl Params {
         let mut errors = Vec::new();
         for (key, value) in pairs {
             if !known.contains(&key.as_str()) {
-                errors.push(FieldError::new(&key, format!("is not a parameter of this route (expected one of: {})", known.join(", "))));
+                errors.push(FieldError::new(
+                    &key,
+                    format!(
+                        "is not a parameter of this route (expected one of: {})",
+                        known.join(", ")
+                    ),
+                ));
             } else if let Some(previous) = values.insert(key.clone(), value) {
                 values.insert(key, format!("{previous},"));
             }
@@ -28,7 +34,11 @@ impl Params {
     }
 
     /// Parses an optional parameter; a present but invalid one is recorded as an error.
-    pub fn optional<T, E: std::fmt::Display>(&mut self, field: &str, parse: impl FnOnce(&str) -> Result<T, E>) -> Option<T> {
+    pub fn optional<T, E: std::fmt::Display>(
+        &mut self,
+        field: &str,
+        parse: impl FnOnce(&str) -> Result<T, E>,
+    ) -> Option<T> {
         let raw = self.values.get(field)?;
         match parse(raw) {
             Ok(value) => Some(value),
@@ -40,7 +50,11 @@ impl Params {
     }
 
     /// Parses a required parameter; absence is an error too.
-    pub fn required<T, E: std::fmt::Display>(&mut self, field: &str, parse: impl FnOnce(&str) -> Result<T, E>) -> Option<T> {
+    pub fn required<T, E: std::fmt::Display>(
+        &mut self,
+        field: &str,
+        parse: impl FnOnce(&str) -> Result<T, E>,
+    ) -> Option<T> {
         if !self.values.contains_key(field) {
             self.errors.push(FieldError::new(field, "is required"));
             return None;
@@ -65,5 +79,9 @@ impl Params {
 pub fn integer(raw: &str, min: i64, max: i64) -> Result<i64, String> {
     let message = || format!("must be an integer from {min} to {max}");
     let value: i64 = raw.trim().parse().map_err(|_| message())?;
-    if (min..=max).contains(&value) { Ok(value) } else { Err(message()) }
+    if (min..=max).contains(&value) {
+        Ok(value)
+    } else {
+        Err(message())
+    }
 }

@@ -13,7 +13,10 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: &str, message: impl std::fmt::Display) -> Self {
-        FieldError { field: field.to_owned(), message: message.to_string() }
+        FieldError {
+            field: field.to_owned(),
+            message: message.to_string(),
+        }
     }
 }
 
@@ -68,9 +71,13 @@ impl ApiError {
                 summary(std::slice::from_ref(error)),
                 vec![error.clone()],
             ),
-            ApiError::NotFound => {
-                (StatusCode::NOT_FOUND, "not_found", "Not found", "No such resource.".to_owned(), vec![])
-            }
+            ApiError::NotFound => (
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "Not found",
+                "No such resource.".to_owned(),
+                vec![],
+            ),
             ApiError::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal_error",
@@ -94,11 +101,15 @@ impl ApiError {
             tracing::error!(error = %cause, "request failed");
         }
         let problem = self.problem();
-        let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status =
+            StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let body = serde_json::to_string(&problem).unwrap_or_default();
         let mut response = Response::new(Body::Text(body));
         *response.status_mut() = status;
-        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
         response
     }
 }
@@ -110,7 +121,11 @@ impl From<crate::store::StoreError> for ApiError {
 }
 
 fn summary(errors: &[FieldError]) -> String {
-    errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; ")
+    errors
+        .iter()
+        .map(|e| format!("{}: {}", e.field, e.message))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// A 200 (or other) JSON response.
@@ -119,7 +134,10 @@ pub fn json_response<T: Serialize>(status: StatusCode, value: &T) -> Response<Bo
         Ok(body) => {
             let mut response = Response::new(Body::Text(body));
             *response.status_mut() = status;
-            response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
             response
         }
         Err(err) => ApiError::Internal(err.to_string()).into_response(),
@@ -132,7 +150,8 @@ mod tests {
 
     #[test]
     fn names_every_invalid_field_in_a_422() {
-        let problem = ApiError::Invalid(vec![FieldError::new("days", "must be 1 to 3650")]).problem();
+        let problem =
+            ApiError::Invalid(vec![FieldError::new("days", "must be 1 to 3650")]).problem();
         assert_eq!(problem.status, 422);
         assert_eq!(problem.errors[0].field, "days");
         assert_eq!(problem.kind, "urn:payrail:problem:validation_failed");
@@ -141,7 +160,9 @@ mod tests {
     #[test]
     fn keeps_internal_causes_out_of_the_response() {
         let response = ApiError::Internal("table xyz is missing".to_owned()).into_response();
-        let Body::Text(body) = response.body() else { unreachable!("problem bodies are text") };
+        let Body::Text(body) = response.body() else {
+            unreachable!("problem bodies are text")
+        };
         assert_eq!(response.status(), 500);
         assert!(!body.contains("xyz"));
     }

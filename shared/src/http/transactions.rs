@@ -3,8 +3,14 @@
 use super::cursor::{self, CursorKey};
 use super::params::{Params, integer};
 use super::problem::{ApiError, FieldError, Problem, json_response};
-use crate::domain::{CardSummary, CardType, Clock, Country, Currency, MinorUnits, Payment, PaymentMethod, PaymentStatus, PaymentType};
-use crate::reports::{AmountRange, CountRequest, Days, DynamoReports, ListPage, ListRequest, ReadStats, TransactionFilter, Window};
+use crate::domain::{
+    CardSummary, CardType, Clock, Country, Currency, MinorUnits, Payment, PaymentMethod,
+    PaymentStatus, PaymentType,
+};
+use crate::reports::{
+    AmountRange, CountRequest, Days, DynamoReports, ListPage, ListRequest, ReadStats,
+    TransactionFilter, Window,
+};
 use crate::store::StoreError;
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -15,22 +21,34 @@ use utoipa::{IntoParams, ToSchema};
 
 /// Reads a page of completed transactions.
 pub trait ListTransactions: Send + Sync {
-    fn list(&self, request: &ListRequest) -> impl Future<Output = Result<(ListPage, ReadStats), StoreError>> + Send;
+    fn list(
+        &self,
+        request: &ListRequest,
+    ) -> impl Future<Output = Result<(ListPage, ReadStats), StoreError>> + Send;
 }
 
 /// Counts completed transactions of one card type.
 pub trait CountTransactions: Send + Sync {
-    fn count(&self, request: &CountRequest) -> impl Future<Output = Result<(u64, ReadStats), StoreError>> + Send;
+    fn count(
+        &self,
+        request: &CountRequest,
+    ) -> impl Future<Output = Result<(u64, ReadStats), StoreError>> + Send;
 }
 
 impl ListTransactions for DynamoReports {
-    fn list(&self, request: &ListRequest) -> impl Future<Output = Result<(ListPage, ReadStats), StoreError>> + Send {
+    fn list(
+        &self,
+        request: &ListRequest,
+    ) -> impl Future<Output = Result<(ListPage, ReadStats), StoreError>> + Send {
         DynamoReports::list(self, request)
     }
 }
 
 impl CountTransactions for DynamoReports {
-    fn count(&self, request: &CountRequest) -> impl Future<Output = Result<(u64, ReadStats), StoreError>> + Send {
+    fn count(
+        &self,
+        request: &CountRequest,
+    ) -> impl Future<Output = Result<(u64, ReadStats), StoreError>> + Send {
         DynamoReports::count(self, request)
     }
 }
@@ -80,7 +98,16 @@ pub struct CountQuery {
     pub country: Option<Country>,
 }
 
-const LIST_PARAMS: [&str; 8] = ["days", "card_type", "country", "min_amount", "max_amount", "currency", "limit", "cursor"];
+const LIST_PARAMS: [&str; 8] = [
+    "days",
+    "card_type",
+    "country",
+    "min_amount",
+    "max_amount",
+    "currency",
+    "limit",
+    "cursor",
+];
 const COUNT_PARAMS: [&str; 3] = ["days", "card_type", "country"];
 const MAX_AMOUNT: i64 = MinorUnits::MAX as i64;
 
@@ -101,14 +128,27 @@ impl ListQuery {
         let min_amount = p.optional("min_amount", amount);
         let max_amount = p.optional("max_amount", amount);
         let currency = p.optional("currency", Currency::parse);
-        let limit = p.optional("limit", |raw| integer(raw, 1, 1000).map(|l| l.unsigned_abs() as u16));
+        let limit = p.optional("limit", |raw| {
+            integer(raw, 1, 1000).map(|l| l.unsigned_abs() as u16)
+        });
         let cursor = p.raw("cursor").map(str::to_owned);
-        if let (Some(min), Some(max)) = (min_amount, max_amount) {
-            if min > max {
-                p.error("min_amount", "must not be greater than max_amount");
-            }
+        if let (Some(min), Some(max)) = (min_amount, max_amount)
+            && min > max
+        {
+            p.error("min_amount", "must not be greater than max_amount");
         }
-        p.finish(|| Some(ListQuery { days: days?, card_type, country, min_amount, max_amount, currency, limit, cursor }))
+        p.finish(|| {
+            Some(ListQuery {
+                days: days?,
+                card_type,
+                country,
+                min_amount,
+                max_amount,
+                currency,
+                limit,
+                cursor,
+            })
+        })
     }
 
     /// The query without paging, in one canonical form: what a cursor is bound to.
@@ -132,7 +172,13 @@ impl CountQuery {
         let days = p.required("days", days);
         let card_type = p.required("card_type", CardType::parse);
         let country = p.optional("country", Country::parse);
-        p.finish(|| Some(CountQuery { days: days?, card_type: card_type?, country }))
+        p.finish(|| {
+            Some(CountQuery {
+                days: days?,
+                card_type: card_type?,
+                country,
+            })
+        })
     }
 }
 
@@ -151,7 +197,15 @@ pub struct CardView {
 
 impl From<CardSummary> for CardView {
     fn from(c: CardSummary) -> Self {
-        CardView { brand: c.brand, bin: c.bin, last4: c.last4, masked: c.masked, exp_month: c.exp_month, exp_year: c.exp_year, fingerprint: c.fingerprint }
+        CardView {
+            brand: c.brand,
+            bin: c.bin,
+            last4: c.last4,
+            masked: c.masked,
+            exp_month: c.exp_month,
+            exp_year: c.exp_year,
+            fingerprint: c.fingerprint,
+        }
     }
 }
 
@@ -220,7 +274,10 @@ pub struct TransactionCount {
 
 fn query_pairs(request: &Request) -> Vec<(String, String)> {
     let params = request.query_string_parameters();
-    params.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect()
+    params
+        .iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
 }
 
 /// Completed transactions of the last `days` days, newest first, with optional combinable filters.
@@ -236,18 +293,27 @@ fn query_pairs(request: &Request) -> Vec<(String, String)> {
         (status = 500, description = "Internal error", body = Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn list_transactions<S: ListTransactions>(reports: &Reports<S>, request: Request) -> Response<Body> {
+pub async fn list_transactions<S: ListTransactions>(
+    reports: &Reports<S>,
+    request: Request,
+) -> Response<Body> {
     match list(reports, query_pairs(&request)).await {
         Ok(page) => json_response(StatusCode::OK, &page),
         Err(err) => err.into_response(),
     }
 }
 
-pub async fn list<S: ListTransactions>(reports: &Reports<S>, pairs: Vec<(String, String)>) -> Result<TransactionPage, ApiError> {
+pub async fn list<S: ListTransactions>(
+    reports: &Reports<S>,
+    pairs: Vec<(String, String)>,
+) -> Result<TransactionPage, ApiError> {
     let query = ListQuery::parse(pairs)?;
     let canonical = query.canonical();
     let after = match &query.cursor {
-        Some(raw) => Some(cursor::decode(&reports.cursor_key, &canonical, raw).map_err(|e| ApiError::Malformed(FieldError::new("cursor", e)))?),
+        Some(raw) => Some(
+            cursor::decode(&reports.cursor_key, &canonical, raw)
+                .map_err(|e| ApiError::Malformed(FieldError::new("cursor", e)))?,
+        ),
         None => None,
     };
     let days = Days::new(i64::from(query.days)).map_err(|e| ApiError::invalid("days", e))?;
@@ -256,16 +322,31 @@ pub async fn list<S: ListTransactions>(reports: &Reports<S>, pairs: Vec<(String,
         filter: TransactionFilter {
             card_type: query.card_type,
             country: query.country,
-            amount: AmountRange { min: query.min_amount, max: query.max_amount },
+            amount: AmountRange {
+                min: query.min_amount,
+                max: query.max_amount,
+            },
             currency: query.currency,
         },
         limit: query.limit.unwrap_or(100),
         after,
     };
     let (page, stats) = reports.store.list(&request).await?;
-    tracing::info!(items_read = stats.items_read, queries = stats.queries, returned = page.items.len(), "listed transactions");
-    let next_cursor = page.next.as_ref().map(|p| cursor::encode(&reports.cursor_key, &canonical, p));
-    Ok(TransactionPage { has_more: next_cursor.is_some(), next_cursor, data: page.items.into_iter().map(TransactionView::from).collect() })
+    tracing::info!(
+        items_read = stats.items_read,
+        queries = stats.queries,
+        returned = page.items.len(),
+        "listed transactions"
+    );
+    let next_cursor = page
+        .next
+        .as_ref()
+        .map(|p| cursor::encode(&reports.cursor_key, &canonical, p));
+    Ok(TransactionPage {
+        has_more: next_cursor.is_some(),
+        next_cursor,
+        data: page.items.into_iter().map(TransactionView::from).collect(),
+    })
 }
 
 /// How many completed transactions of one card type the last `days` days hold.
@@ -280,20 +361,39 @@ pub async fn list<S: ListTransactions>(reports: &Reports<S>, pairs: Vec<(String,
         (status = 500, description = "Internal error", body = Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn count_transactions<S: CountTransactions>(reports: &Reports<S>, request: Request) -> Response<Body> {
+pub async fn count_transactions<S: CountTransactions>(
+    reports: &Reports<S>,
+    request: Request,
+) -> Response<Body> {
     match count(reports, query_pairs(&request)).await {
         Ok(count) => json_response(StatusCode::OK, &count),
         Err(err) => err.into_response(),
     }
 }
 
-pub async fn count<S: CountTransactions>(reports: &Reports<S>, pairs: Vec<(String, String)>) -> Result<TransactionCount, ApiError> {
+pub async fn count<S: CountTransactions>(
+    reports: &Reports<S>,
+    pairs: Vec<(String, String)>,
+) -> Result<TransactionCount, ApiError> {
     let query = CountQuery::parse(pairs)?;
     let days = Days::new(i64::from(query.days)).map_err(|e| ApiError::invalid("days", e))?;
-    let request = CountRequest { window: Window::last(days, reports.clock.now()), card_type: query.card_type, country: query.country };
+    let request = CountRequest {
+        window: Window::last(days, reports.clock.now()),
+        card_type: query.card_type,
+        country: query.country,
+    };
     let (count, stats) = reports.store.count(&request).await?;
-    tracing::info!(items_read = stats.items_read, queries = stats.queries, count, "counted transactions");
-    Ok(TransactionCount { days: query.days, card_type: query.card_type, count })
+    tracing::info!(
+        items_read = stats.items_read,
+        queries = stats.queries,
+        count,
+        "counted transactions"
+    );
+    Ok(TransactionCount {
+        days: query.days,
+        card_type: query.card_type,
+        count,
+    })
 }
 
 #[cfg(test)]
@@ -301,7 +401,10 @@ mod tests {
     use super::*;
 
     fn pairs(query: &[(&str, &str)]) -> Vec<(String, String)> {
-        query.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+        query
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
     }
 
     fn fields(result: Result<ListQuery, ApiError>) -> Vec<String> {
@@ -314,31 +417,67 @@ mod tests {
     #[test]
     fn names_days_when_it_is_out_of_range_absent_or_not_a_number() {
         for bad in ["0", "-1", "3651", "abc", "", "1.5"] {
-            assert_eq!(fields(ListQuery::parse(pairs(&[("days", bad)]))), vec!["days"], "{bad}");
+            assert_eq!(
+                fields(ListQuery::parse(pairs(&[("days", bad)]))),
+                vec!["days"],
+                "{bad}"
+            );
         }
         assert_eq!(fields(ListQuery::parse(pairs(&[]))), vec!["days"]);
     }
 
     #[test]
     fn names_each_bad_filter() {
-        let result = ListQuery::parse(pairs(&[("days", "7"), ("card_type", "bitcoin"), ("country", "XX"), ("min_amount", "-3"), ("max_amount", "1.5"), ("currency", "gbp")]));
-        assert_eq!(fields(result), vec!["card_type", "country", "min_amount", "max_amount", "currency"]);
+        let result = ListQuery::parse(pairs(&[
+            ("days", "7"),
+            ("card_type", "bitcoin"),
+            ("country", "XX"),
+            ("min_amount", "-3"),
+            ("max_amount", "1.5"),
+            ("currency", "gbp"),
+        ]));
+        assert_eq!(
+            fields(result),
+            vec![
+                "card_type",
+                "country",
+                "min_amount",
+                "max_amount",
+                "currency"
+            ]
+        );
     }
 
     #[test]
     fn refuses_a_minimum_above_the_maximum() {
-        let result = ListQuery::parse(pairs(&[("days", "7"), ("min_amount", "500"), ("max_amount", "100")]));
+        let result = ListQuery::parse(pairs(&[
+            ("days", "7"),
+            ("min_amount", "500"),
+            ("max_amount", "100"),
+        ]));
         assert_eq!(fields(result), vec!["min_amount"]);
     }
 
     #[test]
     fn refuses_unknown_parameters_by_name() {
-        assert_eq!(fields(ListQuery::parse(pairs(&[("days", "7"), ("card_typ", "visa")]))), vec!["card_typ"]);
+        assert_eq!(
+            fields(ListQuery::parse(pairs(&[
+                ("days", "7"),
+                ("card_typ", "visa")
+            ]))),
+            vec!["card_typ"]
+        );
     }
 
     #[test]
     fn accepts_uk_and_combined_filters() -> Result<(), ApiError> {
-        let query = ListQuery::parse(pairs(&[("days", "30"), ("country", "UK"), ("card_type", "visa"), ("min_amount", "0"), ("limit", "5")]))?;
+        let query = ListQuery::parse(pairs(&[
+            ("days", "30"),
+            ("country", "UK"),
+            ("card_type", "visa"),
+            ("min_amount", "0"),
+            ("limit", "5"),
+        ]))?;
         assert_eq!(query.country.map(|c| c.to_string()), Some("GB".to_owned()));
         assert_eq!(query.limit, Some(5));
         Ok(())
@@ -347,7 +486,9 @@ mod tests {
     #[test]
     fn count_needs_days_and_card_type() {
         let result = CountQuery::parse(pairs(&[("country", "DE")]));
-        let Err(ApiError::Invalid(errors)) = result else { unreachable!("must fail") };
+        let Err(ApiError::Invalid(errors)) = result else {
+            unreachable!("must fail")
+        };
         let names: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(names, vec!["days", "card_type"]);
     }

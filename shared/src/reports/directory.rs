@@ -25,7 +25,16 @@ pub async fn next_day_with_data(
         Some(card_type) => vec![card_type],
         None => CardType::ALL.to_vec(),
     };
-    let lookups = card_types.into_iter().map(|card_type| newest_day(client, table, filter, card_type, window.first_day(), at_or_before));
+    let lookups = card_types.into_iter().map(|card_type| {
+        newest_day(
+            client,
+            table,
+            filter,
+            card_type,
+            window.first_day(),
+            at_or_before,
+        )
+    });
     let results = try_join_all(lookups).await?;
     let mut stats = ReadStats::default();
     let mut newest = None;
@@ -46,7 +55,11 @@ async fn newest_day(
 ) -> Result<(Option<Day>, ReadStats), StoreError> {
     let mut e = Expr::default();
     let (pk, pkv) = (e.name(attr::PK), e.value(s(keys::aggregate_pk(card_type))));
-    let (sk, lo, hi) = (e.name(attr::SK), e.value(s(keys::aggregate_sk(from))), e.value(s(keys::aggregate_sk(to))));
+    let (sk, lo, hi) = (
+        e.name(attr::SK),
+        e.value(s(keys::aggregate_sk(from))),
+        e.value(s(keys::aggregate_sk(to))),
+    );
     e.key(format!("{pk} = {pkv} AND {sk} BETWEEN {lo} AND {hi}"));
     if let Some(country) = filter.country {
         let c = e.name(&keys::country_count_attr(country));
@@ -68,7 +81,12 @@ async fn newest_day(
             .await?;
         stats.queries += 1;
         stats.items_read += u64::try_from(output.scanned_count()).unwrap_or(0);
-        let day = output.items().first().and_then(|item| item.get(attr::SK)).and_then(|v| v.as_s().ok()).and_then(|d| Day::parse(d));
+        let day = output
+            .items()
+            .first()
+            .and_then(|item| item.get(attr::SK))
+            .and_then(|v| v.as_s().ok())
+            .and_then(|d| Day::parse(d));
         if day.is_some() {
             return Ok((day, stats));
         }

@@ -29,7 +29,10 @@ pub struct DynamoReports {
 
 impl DynamoReports {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        DynamoReports { client, table: table.into() }
+        DynamoReports {
+            client,
+            table: table.into(),
+        }
     }
 
     /// Completed transactions in the window, newest first, one page.
@@ -37,18 +40,34 @@ impl DynamoReports {
     pub async fn list(&self, request: &ListRequest) -> Result<(ListPage, ReadStats), StoreError> {
         let plan = Plan::choose(&request.filter);
         let want = usize::from(request.limit) + 1;
-        let resume = request.after.as_ref().map(|p| keys::time_key(p.created_at, &p.id));
+        let resume = request
+            .after
+            .as_ref()
+            .map(|p| keys::time_key(p.created_at, &p.id));
         let (_, top) = keys::time_key_bounds(request.window.from, request.window.to);
         let upper = match &resume {
             Some(r) if *r < top => r.clone(),
             _ => top,
         };
-        let mut day = request.after.as_ref().map_or(request.window.last_day(), |p| p.created_at.day().min(request.window.last_day()));
+        let mut day = request
+            .after
+            .as_ref()
+            .map_or(request.window.last_day(), |p| {
+                p.created_at.day().min(request.window.last_day())
+            });
         let mut found: Vec<Found> = Vec::new();
         let mut stats = ReadStats::default();
         while day >= request.window.first_day() && found.len() < want {
             let need = want - found.len();
-            let ctx = DayQuery { client: &self.client, table: &self.table, plan, request, day, upper: &upper, resume: resume.as_deref() };
+            let ctx = DayQuery {
+                client: &self.client,
+                table: &self.table,
+                plan,
+                request,
+                day,
+                upper: &upper,
+                resume: resume.as_deref(),
+            };
             let (got, day_stats) = match plan {
                 Plan::ByTime { .. } => ctx.merge_newest(need).await?,
                 Plan::ByAmount => ctx.amount_day(need).await?,
@@ -57,7 +76,14 @@ impl DynamoReports {
             let empty = got.is_empty();
             found.extend(got);
             day = if empty {
-                let (next, dir_stats) = next_day_with_data(&self.client, &self.table, &request.filter, &request.window, day.previous()).await?;
+                let (next, dir_stats) = next_day_with_data(
+                    &self.client,
+                    &self.table,
+                    &request.filter,
+                    &request.window,
+                    day.previous(),
+                )
+                .await?;
                 stats.add(dir_stats);
                 match next {
                     Some(d) => d,
@@ -70,7 +96,10 @@ impl DynamoReports {
         let has_more = found.len() > usize::from(request.limit);
         found.truncate(usize::from(request.limit));
         let next = if has_more {
-            found.last().map(|f| Position { created_at: f.item.payment.created_at, id: f.item.payment.id.to_string() })
+            found.last().map(|f| Position {
+                created_at: f.item.payment.created_at,
+                id: f.item.payment.id.to_string(),
+            })
         } else {
             None
         };
@@ -85,31 +114,60 @@ impl DynamoReports {
     pub async fn count(&self, request: &CountRequest) -> Result<(u64, ReadStats), StoreError> {
         let window = request.window;
         let mut stats = ReadStats::default();
-        let filter = TransactionFilter { card_type: Some(request.card_type), country: request.country, ..Default::default() };
+        let filter = TransactionFilter {
+            card_type: Some(request.card_type),
+            country: request.country,
+            ..Default::default()
+        };
         let first = window.first_day();
         if first == window.last_day() {
-            let edge = Window { from: window.from, to: window.to };
+            let edge = Window {
+                from: window.from,
+                to: window.to,
+            };
             let (n, s) = self.count_indexed(&filter, first, &edge).await?;
             return Ok((n, s));
         }
         // Whole days after the first, up to and including the last (today).
-        let (aggregated, agg_stats) = self.sum_aggregates(request, first.next(), window.last_day()).await?;
+        let (aggregated, agg_stats) = self
+            .sum_aggregates(request, first.next(), window.last_day())
+            .await?;
         stats.add(agg_stats);
-        let first_day_part = Window { from: window.from, to: first.next().start().plus(-1) };
+        let first_day_part = Window {
+            from: window.from,
+            to: first.next().start().plus(-1),
+        };
         let (head, head_stats) = self.count_indexed(&filter, first, &first_day_part).await?;
         stats.add(head_stats);
         // The last day's counter holds that whole day; take away what lies after `to`
         // (normally nothing: payments are not stamped in the future).
-        let after_to = Window { from: window.to.plus(1), to: window.last_day().next().start().plus(-1) };
-        let (tail, tail_stats) = self.count_indexed(&filter, window.last_day(), &after_to).await?;
+        let after_to = Window {
+            from: window.to.plus(1),
+            to: window.last_day().next().start().plus(-1),
+        };
+        let (tail, tail_stats) = self
+            .count_indexed(&filter, window.last_day(), &after_to)
+            .await?;
         stats.add(tail_stats);
         Ok(((aggregated + head).saturating_sub(tail), stats))
     }
 
-    async fn sum_aggregates(&self, request: &CountRequest, from: Day, to: Day) -> Result<(u64, ReadStats), StoreError> {
+    async fn sum_aggregates(
+        &self,
+        request: &CountRequest,
+        from: Day,
+        to: Day,
+    ) -> Result<(u64, ReadStats), StoreError> {
         let mut e = Expr::default();
-        let (pk, pkv) = (e.name(attr::PK), e.value(s(keys::aggregate_pk(request.card_type))));
-        let (sk, lo, hi) = (e.name(attr::SK), e.value(s(keys::aggregate_sk(from))), e.value(s(keys::aggregate_sk(to))));
+        let (pk, pkv) = (
+            e.name(attr::PK),
+            e.value(s(keys::aggregate_pk(request.card_type))),
+        );
+        let (sk, lo, hi) = (
+            e.name(attr::SK),
+            e.value(s(keys::aggregate_sk(from))),
+            e.value(s(keys::aggregate_sk(to))),
+        );
         e.key(format!("{pk} = {pkv} AND {sk} BETWEEN {lo} AND {hi}"));
         let (mut total, mut stats, mut start) = (0u64, ReadStats::default(), None);
         loop {
@@ -125,7 +183,12 @@ impl DynamoReports {
                 .await?;
             stats.queries += 1;
             stats.items_read += u64::try_from(output.scanned_count()).unwrap_or(0);
-            total += output.items().iter().filter_map(AggregateCount::from_item).map(|a| a.count(request.country)).sum::<u64>();
+            total += output
+                .items()
+                .iter()
+                .filter_map(AggregateCount::from_item)
+                .map(|a| a.count(request.country))
+                .sum::<u64>();
             start = output.last_evaluated_key().cloned();
             if start.is_none() {
                 return Ok((total, stats));
@@ -134,7 +197,12 @@ impl DynamoReports {
     }
 
     /// Counts, with Select COUNT over the card-type index, the items of one day inside `part`.
-    async fn count_indexed(&self, filter: &TransactionFilter, day: Day, part: &Window) -> Result<(u64, ReadStats), StoreError> {
+    async fn count_indexed(
+        &self,
+        filter: &TransactionFilter,
+        day: Day,
+        part: &Window,
+    ) -> Result<(u64, ReadStats), StoreError> {
         if part.from > part.to {
             return Ok((0, ReadStats::default()));
         }
@@ -146,10 +214,13 @@ impl DynamoReports {
         });
         let results = try_join_all(counts).await?;
         let mut stats = ReadStats::default();
-        let total = results.iter().map(|(n, s)| {
-            stats.add(*s);
-            n
-        }).sum();
+        let total = results
+            .iter()
+            .map(|(n, s)| {
+                stats.add(*s);
+                n
+            })
+            .sum();
         Ok((total, stats))
     }
 
@@ -195,8 +266,20 @@ impl DayQuery<'_> {
     fn streams(&self) -> Vec<ShardStream<'_>> {
         (0..REPORT_SHARDS)
             .map(|shard| {
-                let e = self.plan.expression(&self.request.filter, &self.request.window, self.day, shard, self.upper);
-                ShardStream::new(self.client, self.table, self.plan.index(), e, self.resume.map(str::to_owned))
+                let e = self.plan.expression(
+                    &self.request.filter,
+                    &self.request.window,
+                    self.day,
+                    shard,
+                    self.upper,
+                );
+                ShardStream::new(
+                    self.client,
+                    self.table,
+                    self.plan.index(),
+                    e,
+                    self.resume.map(str::to_owned),
+                )
             })
             .collect()
     }
@@ -211,7 +294,13 @@ impl DayQuery<'_> {
             let hungry = streams.iter().filter(|s| s.needs_refill()).count();
             if hungry > 0 {
                 let share = i32::try_from(remaining.div_ceil(hungry)).unwrap_or(i32::MAX);
-                try_join_all(streams.iter_mut().filter(|s| s.needs_refill()).map(|s| s.refill(share))).await?;
+                try_join_all(
+                    streams
+                        .iter_mut()
+                        .filter(|s| s.needs_refill())
+                        .map(|s| s.refill(share)),
+                )
+                .await?;
             }
             let newest = streams
                 .iter_mut()

@@ -11,5 +11,6 @@ mod shard_stream;
 pub use dynamo::{DynamoReports, ListPage};
 pub use plan::Plan;
 pub use request::{
-    AmountRange, CountRequest, Days, InvalidDays, ListRequest, Position, ReadStats, TransactionFilter, Window,
+    AmountRange, CountRequest, Days, InvalidDays, ListRequest, Position, ReadStats,
+    TransactionFilter, Window,
 };

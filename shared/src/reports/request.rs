@@ -14,7 +14,11 @@ impl Days {
     pub const MAX: u16 = 3650;
 
     pub fn new(days: i64) -> Result<Self, InvalidDays> {
-        u16::try_from(days).ok().filter(|d| (1..=Self::MAX).contains(d)).map(Days).ok_or(InvalidDays)
+        u16::try_from(days)
+            .ok()
+            .filter(|d| (1..=Self::MAX).contains(d))
+            .map(Days)
+            .ok_or(InvalidDays)
     }
 
     pub fn get(&self) -> u16 {
@@ -33,7 +37,10 @@ impl Window {
     /// The last n days: now − n·86 400 000 ms … now.
     pub fn last(days: Days, now: Timestamp) -> Self {
         let span = i64::from(days.get()) * MS_PER_DAY;
-        Window { from: Timestamp::from_millis(now.millis() - span), to: now }
+        Window {
+            from: Timestamp::from_millis(now.millis() - span),
+            to: now,
+        }
     }
 
     pub fn contains(&self, t: Timestamp) -> bool {

@@ -30,7 +30,13 @@ pub struct ShardStream<'a> {
 }
 
 impl<'a> ShardStream<'a> {
-    pub fn new(client: &'a Client, table: &'a str, index: &'static str, expr: Expr, exclusive_upper: Option<String>) -> Self {
+    pub fn new(
+        client: &'a Client,
+        table: &'a str,
+        index: &'static str,
+        expr: Expr,
+        exclusive_upper: Option<String>,
+    ) -> Self {
         ShardStream {
             client,
             table,
@@ -51,7 +57,6 @@ impl<'a> ShardStream<'a> {
     pub fn pop(&mut self) -> Option<Found> {
         self.buffer.pop_front()
     }
-
 
     pub fn needs_refill(&self) -> bool {
         !self.exhausted && self.buffer.is_empty()
@@ -81,8 +86,14 @@ impl<'a> ShardStream<'a> {
             self.exhausted = self.next_start.is_none();
             for raw in output.items() {
                 let item: PaymentItem = serde_dynamo::from_item(raw.clone())?;
-                let Some(order) = item.report.as_ref().map(|r| r.rpt_time.clone()) else { continue };
-                if self.exclusive_upper.as_ref().is_some_and(|upper| order >= *upper) {
+                let Some(order) = item.report.as_ref().map(|r| r.rpt_time.clone()) else {
+                    continue;
+                };
+                if self
+                    .exclusive_upper
+                    .as_ref()
+                    .is_some_and(|upper| order >= *upper)
+                {
                     continue;
                 }
                 self.buffer.push_back(Found { order, item });

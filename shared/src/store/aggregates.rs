@@ -15,7 +15,10 @@ pub struct AggregateDelta {
 
 impl AggregateDelta {
     pub fn one(country: Country) -> Self {
-        AggregateDelta { total: 1, by_country: BTreeMap::from([(country, 1)]) }
+        AggregateDelta {
+            total: 1,
+            by_country: BTreeMap::from([(country, 1)]),
+        }
     }
 
     pub fn add(&mut self, country: Country) {
@@ -36,18 +39,30 @@ pub struct AggregateUpdate {
 impl AggregateUpdate {
     pub fn new(card_type: CardType, day: Day, delta: &AggregateDelta) -> Self {
         let key = HashMap::from([
-            (attr::PK.to_owned(), AttributeValue::S(keys::aggregate_pk(card_type))),
-            (attr::SK.to_owned(), AttributeValue::S(keys::aggregate_sk(day))),
+            (
+                attr::PK.to_owned(),
+                AttributeValue::S(keys::aggregate_pk(card_type)),
+            ),
+            (
+                attr::SK.to_owned(),
+                AttributeValue::S(keys::aggregate_sk(day)),
+            ),
         ]);
         let mut clauses = vec!["#n :n".to_owned()];
         let mut names = HashMap::from([("#n".to_owned(), attr::COUNT.to_owned())]);
-        let mut values = HashMap::from([(":n".to_owned(), AttributeValue::N(delta.total.to_string()))]);
+        let mut values =
+            HashMap::from([(":n".to_owned(), AttributeValue::N(delta.total.to_string()))]);
         for (i, (country, count)) in delta.by_country.iter().enumerate() {
             clauses.push(format!("#c{i} :c{i}"));
             names.insert(format!("#c{i}"), keys::country_count_attr(*country));
             values.insert(format!(":c{i}"), AttributeValue::N(count.to_string()));
         }
-        AggregateUpdate { key, expression: format!("ADD {}", clauses.join(", ")), names, values }
+        AggregateUpdate {
+            key,
+            expression: format!("ADD {}", clauses.join(", ")),
+            names,
+            values,
+        }
     }
 
     /// As one action of a TransactWriteItems.
@@ -72,14 +87,22 @@ pub struct AggregateCount {
 
 impl AggregateCount {
     pub fn from_item(item: &HashMap<String, AttributeValue>) -> Option<Self> {
-        let day = item.get(attr::SK)?.as_s().ok().and_then(|s| Day::parse(s))?;
+        let day = item
+            .get(attr::SK)?
+            .as_s()
+            .ok()
+            .and_then(|s| Day::parse(s))?;
         let number = |v: &AttributeValue| v.as_n().ok().and_then(|n| n.parse::<u64>().ok());
         let total = item.get(attr::COUNT).and_then(number).unwrap_or(0);
         let by_country = item
             .iter()
             .filter_map(|(k, v)| Some((k.strip_prefix("c_")?.to_owned(), number(v)?)))
             .collect();
-        Some(AggregateCount { day, total, by_country })
+        Some(AggregateCount {
+            day,
+            total,
+            by_country,
+        })
     }
 
     pub fn count(&self, country: Option<Country>) -> u64 {

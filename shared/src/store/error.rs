@@ -12,10 +12,16 @@ pub enum StoreError {
     Build(#[from] aws_sdk_dynamodb::error::BuildError),
 }
 
-impl<E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static, R: std::fmt::Debug> From<SdkError<E, R>> for StoreError {
+impl<E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static, R: std::fmt::Debug>
+    From<SdkError<E, R>> for StoreError
+{
     fn from(err: SdkError<E, R>) -> Self {
         let detail = match err.as_service_error() {
-            Some(service) => format!("{}: {}", service.code().unwrap_or("unknown"), service.message().unwrap_or("")),
+            Some(service) => format!(
+                "{}: {}",
+                service.code().unwrap_or("unknown"),
+                service.message().unwrap_or("")
+            ),
             None => format!("{}", aws_sdk_dynamodb::error::DisplayErrorContext(&err)),
         };
         StoreError::Request(detail)
@@ -25,7 +31,10 @@ impl<E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static, R: std
 impl StoreError {
     /// True when a TransactWriteItems was cancelled only because a condition did not hold.
     pub fn is_condition_failure<R>(
-        err: &SdkError<aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError, R>,
+        err: &SdkError<
+            aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError,
+            R,
+        >,
     ) -> bool {
         use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
         match err.as_service_error() {

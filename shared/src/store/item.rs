@@ -39,8 +39,16 @@ impl ReportKeys {
 
 impl PaymentItem {
     pub fn of(payment: Payment) -> Self {
-        let report = payment.status.is_completed().then(|| ReportKeys::of(&payment));
-        PaymentItem { pk: keys::payment_pk(&payment.id), sk: keys::PAYMENT_SK.to_owned(), payment, report }
+        let report = payment
+            .status
+            .is_completed()
+            .then(|| ReportKeys::of(&payment));
+        PaymentItem {
+            pk: keys::payment_pk(&payment.id),
+            sk: keys::PAYMENT_SK.to_owned(),
+            payment,
+            report,
+        }
     }
 }
 

@@ -58,7 +58,10 @@ pub fn time_key(created_at: Timestamp, id: &str) -> String {
 
 /// The lowest and highest time keys of `[from, to]` (inclusive), for a BETWEEN condition.
 pub fn time_key_bounds(from: Timestamp, to: Timestamp) -> (String, String) {
-    (format!("{:013}#", from.millis().max(0)), format!("{:013}#~", to.millis().max(0)))
+    (
+        format!("{:013}#", from.millis().max(0)),
+        format!("{:013}#~", to.millis().max(0)),
+    )
 }
 
 pub fn day_partition(day: Day, shard: u8) -> String {

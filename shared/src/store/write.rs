@@ -20,7 +20,11 @@ pub enum Recorded {
 /// Writes a new payment; when it is completed, adds it to its day's aggregate in the same
 /// transaction. Conditional on the id being new.
 #[tracing::instrument(skip_all, fields(payment_id = %payment.id))]
-pub async fn record_payment(client: &Client, table: &str, payment: &Payment) -> Result<Recorded, StoreError> {
+pub async fn record_payment(
+    client: &Client,
+    table: &str,
+    payment: &Payment,
+) -> Result<Recorded, StoreError> {
     let item = serde_dynamo::to_item(PaymentItem::of(payment.clone()))?;
     let put = Put::builder()
         .table_name(table)
@@ -31,10 +35,15 @@ pub async fn record_payment(client: &Client, table: &str, payment: &Payment) -> 
     let mut actions = vec![TransactWriteItem::builder().put(put).build()];
     if payment.status.is_completed() {
         let delta = AggregateDelta::one(payment.country);
-        let update = AggregateUpdate::new(payment.card_type, payment.created_at.day(), &delta).into_transact(table)?;
+        let update = AggregateUpdate::new(payment.card_type, payment.created_at.day(), &delta)
+            .into_transact(table)?;
         actions.push(TransactWriteItem::builder().update(update).build());
     }
-    let result = client.transact_write_items().set_transact_items(Some(actions)).send().await;
+    let result = client
+        .transact_write_items()
+        .set_transact_items(Some(actions))
+        .send()
+        .await;
     match result {
         Ok(_) => Ok(Recorded::New),
         Err(err) if StoreError::is_condition_failure(&err) => Ok(Recorded::AlreadyThere),

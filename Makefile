@@ -1,0 +1,34 @@
+# payrail: `make run` serves the whole API locally; `make test` runs every check.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+# The project's own tools, installed by infra/local/install.sh into the ignored .tools/.
+export PATH := $(CURDIR)/.tools/venv/bin:$(CURDIR)/.tools/venv-lint/bin:$(PATH)
+export SAM_CLI_TELEMETRY := 0
+
+.PHONY: run test bench tools lint unit
+
+## Install what is missing, start the emulators, seed, and serve http://127.0.0.1:$${PORT:-3000}.
+run: tools
+	infra/local/run.sh
+
+## Every check: formatting, clippy, the template linters, then all tests on fresh emulators.
+test: tools lint
+	cargo build --workspace --bins
+	infra/local/test-env.sh infra/local/run-tests.sh
+
+## The benchmarks (release builds); prints each figure with the command that produced it.
+bench: tools
+	infra/local/bench.sh
+
+tools:
+	infra/local/install.sh
+
+lint:
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	sam validate --lint
+	cfn-lint template.yaml
+
+## Unit tests only (no emulators).
+unit:
+	cargo test --workspace --lib --bins

@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# `make run`: the whole API on http://127.0.0.1:${PORT:-3000}, on emulators, from template.yaml.
+#
+# Installs the local tools (infra/local/install.sh), builds the workspace binaries, starts
+# DynamoDB Local on port 8000 persisting in .local/dynamodb, creates the template's tables,
+# seeds 20 000 transactions once (when the table has no payment yet), starts the functions under
+# cargo lambda watch and the API Gateway emulation, prints the URLs, and waits. Ctrl-C stops
+# everything it started. Data persists between runs; `rm -rf .local/dynamodb` starts afresh.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+# shellcheck source=infra/local/stack.sh
+source infra/local/stack.sh
+
+API_PORT="${PORT:-3000}"
+DYNAMODB_PORT="${DYNAMODB_PORT:-8000}"
+SEED_COUNT="${SEED_COUNT:-20000}"
+LOCAL_DIR="$STACK_ROOT/.local"
+mkdir -p "$LOCAL_DIR"
+
+bash infra/local/install.sh
+stack_log "building the workspace binaries"
+cargo build --workspace --bins
+
+# Pagination cursors are signed with CURSOR_KEY (from Secrets Manager in AWS): one random key
+# is kept for the local stack, so cursors stay valid across restarts.
+if [[ ! -s "$LOCAL_DIR/cursor-key" ]]; then
+  (umask 077 && python3 -c 'import secrets; print(secrets.token_urlsafe(48))' >"$LOCAL_DIR/cursor-key")
+fi
+CURSOR_KEY="$(<"$LOCAL_DIR/cursor-key")"
+export CURSOR_KEY
+
+start_dynamodb "$DYNAMODB_PORT" --db-path "$LOCAL_DIR/dynamodb"
+export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$DYNAMODB_PORT"
+"$LOCAL_STACK" create-tables --template "$STACK_TEMPLATE" --prefix "$TABLE_PREFIX"
+TRANSACTIONS_TABLE="${TABLE_PREFIX}TransactionsTable"
+export TRANSACTIONS_TABLE
+
+# Does the table hold a payment? Payments are the items whose pk starts with PAY# (see
+# shared/src/store/keys.rs); the per-day counters and other items don't count.
+# Exit status 0: yes, 1: no, anything else: the check itself failed.
+has_payment() {
+  "$STACK_TOOLS/venv/bin/python" - "$TRANSACTIONS_TABLE" <<'PY'
+import os, sys
+import boto3
+client = boto3.client(
+    "dynamodb",
+    endpoint_url=os.environ["AWS_ENDPOINT_URL_DYNAMODB"],
+    region_name=os.environ["AWS_REGION"],
+)
+kwargs = {
+    "TableName": sys.argv[1],
+    "FilterExpression": "begins_with(pk, :p)",
+    "ExpressionAttributeValues": {":p": {"S": "PAY#"}},
+    "ProjectionExpression": "pk",
+}
+while True:
+    page = client.scan(**kwargs)
+    if page.get("Items"):
+        sys.exit(0)
+    if "LastEvaluatedKey" not in page:
+        sys.exit(1)
+    kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+PY
+}
+
+payments=0
+has_payment || payments=$?
+case $payments in
+  0) stack_log "$TRANSACTIONS_TABLE already holds payments: not seeding" ;;
+  1)
+    cat >"$LOCAL_DIR/generator.yaml" <<YAML
+# Written by infra/local/run.sh: the generator's target, the local DynamoDB.
+endpoint: $AWS_ENDPOINT_URL_DYNAMODB
+region: $AWS_REGION
+credentials:
+  access_key_id: $AWS_ACCESS_KEY_ID
+  secret_access_key: $AWS_SECRET_ACCESS_KEY
+table: $TRANSACTIONS_TABLE
+YAML
+    stack_log "seeding $SEED_COUNT transactions into $TRANSACTIONS_TABLE"
+    "$STACK_ROOT/target/debug/generate" --config "$LOCAL_DIR/generator.yaml" --count "$SEED_COUNT"
+    ;;
+  *)
+    stack_log "cannot tell whether $TRANSACTIONS_TABLE holds payments (status $payments)"
+    exit 1
+    ;;
+esac
+
+LAMBDA_PORT="${LAMBDA_PORT:-$(free_port)}"
+start_lambda "$LAMBDA_PORT"
+start_apigw "$API_PORT" "http://127.0.0.1:$LAMBDA_PORT"
+
+API="http://127.0.0.1:$API_PORT"
+cat <<EOF
+
+payrail is running (logs in $STACK_LOG_DIR; Ctrl-C stops everything):
+  $API/transactions?days=7
+  $API/transactions/count?days=30&card_type=visa
+  $API/docs
+  $API/openapi.json
+DynamoDB Local: $AWS_ENDPOINT_URL_DYNAMODB (table $TRANSACTIONS_TABLE); Lambda invoke API: http://127.0.0.1:$LAMBDA_PORT
+
+Try:
+  curl -s '$API/transactions/count?days=30&card_type=visa'
+
+EOF
+
+# Wait until Ctrl-C (the INT trap exits, the EXIT trap stops everything) or until one of the
+# services dies, which is reported.
+set +e
+wait -n "${STACK_PGIDS[@]}"
+status=$?
+set -e
+stack_log "a service stopped (exit status $status); stopping the rest. Logs: $STACK_LOG_DIR"
+exit 1

