@@ -130,7 +130,7 @@ start_dynamodb() {
       return 1
       ;;
   esac
-  stack_spawn dynamodb java -Xmx256m "-Djava.library.path=$lib/DynamoDBLocal_lib" \
+  stack_spawn dynamodb java -Xmx512m "-Djava.library.path=$lib/DynamoDBLocal_lib" \
     -jar "$lib/DynamoDBLocal.jar" -sharedDb -port "$port" "${storage[@]}"
   stack_wait dynamodb "${STACK_PGIDS[-1]}" "DynamoDB Local on port $port" \
     http_answers "http://127.0.0.1:$port/"

@@ -1,3 +1,4 @@
 //! payrail tools.
+pub mod bench;
 pub mod generator;
 pub mod local;

@@ -3,21 +3,20 @@
 //! e.g. with DynamoDB Local started as docs/TOOLING describes:
 //!
 //! ```text
-//! java -Xmx256m -Djava.library.path=$D/DynamoDBLocal_lib -jar $D/DynamoDBLocal.jar -inMemory -sharedDb -port 8000
+//! java -Xmx512m -Djava.library.path=$D/DynamoDBLocal_lib -jar $D/DynamoDBLocal.jar -inMemory -sharedDb -port 8000
 //! PAYRAIL_TEST_DYNAMODB_ENDPOINT=127.0.0.1:8000 cargo test -p payrail-tools --test generator_dynamodb
 //! ```
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
-    KeyType, Projection, ProjectionType, ScalarAttributeType, TableStatus,
-};
+use aws_sdk_dynamodb::types::AttributeValue;
 use payrail_shared::domain::{CardNumber, Day, FingerprintKey, Timestamp};
 use payrail_shared::store::PaymentItem;
 use payrail_shared::store::aggregates::AggregateCount;
 use payrail_tools::generator::{
     Config, GenerateOptions, GenerateReport, Progress, client, generate,
 };
+use payrail_tools::local::tables::{create_tables, tables_from_template};
+use payrail_tools::local::template::Template;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -29,6 +28,10 @@ const ENDPOINT_VAR: &str = "PAYRAIL_TEST_DYNAMODB_ENDPOINT";
 
 async fn local_client() -> Result<Option<Client>, Box<dyn std::error::Error>> {
     let Ok(endpoint) = std::env::var(ENDPOINT_VAR) else {
+        assert!(
+            std::env::var("PAYRAIL_REQUIRE_EMULATORS").is_err(),
+            "{ENDPOINT_VAR} must be set: run the tests through `make test`"
+        );
         eprintln!("note: {ENDPOINT_VAR} is not set; skipping the DynamoDB generator test");
         return Ok(None);
     };
@@ -38,64 +41,18 @@ async fn local_client() -> Result<Option<Client>, Box<dyn std::error::Error>> {
     Ok(Some(client(&Config::parse(&yaml)?).await))
 }
 
-/// The key schema and indexes of `TransactionsTable` in template.yaml, built by hand for now:
-/// once the local stack can create tables from template.yaml, this test should use that code,
-/// so that the two cannot drift apart.
-async fn create_transactions_table(client: &Client, name: &str) -> TestResult {
-    let attribute = |name: &str, kind: ScalarAttributeType| {
-        AttributeDefinition::builder()
-            .attribute_name(name)
-            .attribute_type(kind)
-            .build()
-    };
-    let key = |name: &str, kind: KeyType| {
-        KeySchemaElement::builder()
-            .attribute_name(name)
-            .key_type(kind)
-            .build()
-    };
-    let index = |name: &str,
-                 hash: &str,
-                 range: &str|
-     -> Result<GlobalSecondaryIndex, aws_sdk_dynamodb::error::BuildError> {
-        GlobalSecondaryIndex::builder()
-            .index_name(name)
-            .key_schema(key(hash, KeyType::Hash)?)
-            .key_schema(key(range, KeyType::Range)?)
-            .projection(
-                Projection::builder()
-                    .projection_type(ProjectionType::All)
-                    .build(),
-            )
-            .build()
-    };
-    client
-        .create_table()
-        .table_name(name)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(attribute("pk", ScalarAttributeType::S)?)
-        .attribute_definitions(attribute("sk", ScalarAttributeType::S)?)
-        .attribute_definitions(attribute("rpt_day", ScalarAttributeType::S)?)
-        .attribute_definitions(attribute("rpt_card_day", ScalarAttributeType::S)?)
-        .attribute_definitions(attribute("rpt_country_day", ScalarAttributeType::S)?)
-        .attribute_definitions(attribute("rpt_time", ScalarAttributeType::S)?)
-        .attribute_definitions(attribute("amount", ScalarAttributeType::N)?)
-        .key_schema(key("pk", KeyType::Hash)?)
-        .key_schema(key("sk", KeyType::Range)?)
-        .global_secondary_indexes(index("by_day", "rpt_day", "rpt_time")?)
-        .global_secondary_indexes(index("by_card_type_day", "rpt_card_day", "rpt_time")?)
-        .global_secondary_indexes(index("by_country_day", "rpt_country_day", "rpt_time")?)
-        .global_secondary_indexes(index("by_day_amount", "rpt_day", "amount")?)
-        .send()
-        .await?;
-    for _ in 0..50 {
-        let described = client.describe_table().table_name(name).send().await?;
-        if described.table().and_then(|t| t.table_status()) == Some(&TableStatus::Active) {
-            return Ok(());
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    Err(format!("table {name} did not become active").into())
+/// Creates `TransactionsTable` exactly as template.yaml declares it, under a fresh prefix, and
+/// returns its name.
+async fn create_transactions_table(client: &Client) -> Result<String, Box<dyn std::error::Error>> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let template = Template::load(root.join("template.yaml"))?;
+    let tables: Vec<_> = tables_from_template(&template)?
+        .into_iter()
+        .filter(|t| t.logical_id == "TransactionsTable")
+        .collect();
+    let prefix = format!("generator-test-{}-", uuid::Uuid::new_v4().simple());
+    create_tables(client, &tables, &prefix).await?;
+    Ok(format!("{prefix}TransactionsTable"))
 }
 
 /// Creates a fresh table, runs `body` on it, and deletes it whatever happened.
@@ -104,8 +61,7 @@ where
     F: FnOnce(String) -> Fut,
     Fut: std::future::Future<Output = TestResult>,
 {
-    let name = format!("generator-test-{}", uuid::Uuid::new_v4().simple());
-    create_transactions_table(client, &name).await?;
+    let name = create_transactions_table(client).await?;
     let result = body(name.clone()).await;
     let _ = client.delete_table().table_name(&name).send().await;
     result
