@@ -285,15 +285,23 @@ impl DayQuery<'_> {
     }
 
     /// Up to `need` items of the day, newest first: a k-way merge of the shards that asks each
-    /// shard for its share of what is still needed, so little is read and left unused.
+    /// shard for its fair share of what is still needed, so little is read and left unused.
     async fn merge_newest(&self, need: usize) -> Result<(Vec<Found>, ReadStats), StoreError> {
         let mut streams = self.streams();
         let mut out = Vec::with_capacity(need);
+        let mut first_fill = true;
         while out.len() < need {
             let remaining = need - out.len();
-            let hungry = streams.iter().filter(|s| s.needs_refill()).count();
-            if hungry > 0 {
-                let share = i32::try_from(remaining.div_ceil(hungry)).unwrap_or(i32::MAX);
+            // A shard's fair share is what is still needed over the shards that may still hold
+            // some: the others' buffered items will fill the rest, so asking an empty shard
+            // for everything would read what the page never uses.
+            let live = streams.iter().filter(|s| s.is_live()).count().max(1);
+            // The first fill takes three quarters of an even split: the shards that hold more of
+            // the page are topped up in small refills rather than all shards reading extra.
+            if streams.iter().any(|s| s.needs_refill()) {
+                let wanted = if first_fill { (remaining * 3).div_ceil(4) } else { remaining };
+                first_fill = false;
+                let share = i32::try_from(wanted.div_ceil(live)).unwrap_or(i32::MAX);
                 try_join_all(
                     streams
                         .iter_mut()

@@ -58,6 +58,11 @@ impl<'a> ShardStream<'a> {
         self.buffer.pop_front()
     }
 
+    /// True while the shard may still yield items: buffered, or more in DynamoDB.
+    pub fn is_live(&self) -> bool {
+        !self.exhausted || !self.buffer.is_empty()
+    }
+
     pub fn needs_refill(&self) -> bool {
         !self.exhausted && self.buffer.is_empty()
     }
