@@ -299,7 +299,11 @@ impl DayQuery<'_> {
             // The first fill takes three quarters of an even split: the shards that hold more of
             // the page are topped up in small refills rather than all shards reading extra.
             if streams.iter().any(|s| s.needs_refill()) {
-                let wanted = if first_fill { (remaining * 3).div_ceil(4) } else { remaining };
+                let wanted = if first_fill {
+                    (remaining * 3).div_ceil(4)
+                } else {
+                    remaining
+                };
                 first_fill = false;
                 let share = i32::try_from(wanted.div_ceil(live)).unwrap_or(i32::MAX);
                 try_join_all(
