@@ -1,6 +1,7 @@
 //! payrail's domain crate: the types, the transactions store and the HTTP handlers that every
 //! Lambda function in `functions/` wires together.
 
+pub mod auth;
 pub mod config;
 pub mod domain;
 pub mod http;

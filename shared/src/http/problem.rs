@@ -43,6 +43,12 @@ pub enum ApiError {
     /// Input that could not be read at all (a malformed body, a cursor not issued by us).
     #[error("malformed request")]
     Malformed(FieldError),
+    /// No valid credentials: a missing, malformed, expired or forged token.
+    #[error("unauthorized")]
+    Unauthorized,
+    /// Valid credentials that do not allow this (a merchant on an admin route, a disabled user).
+    #[error("forbidden")]
+    Forbidden,
     #[error("not found")]
     NotFound,
     /// A fault on our side; the cause goes to the log, never into the response.
@@ -70,6 +76,20 @@ impl ApiError {
                 "Malformed request",
                 summary(std::slice::from_ref(error)),
                 vec![error.clone()],
+            ),
+            ApiError::Unauthorized => (
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "Unauthorized",
+                "A valid bearer token is required.".to_owned(),
+                vec![],
+            ),
+            ApiError::Forbidden => (
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "Forbidden",
+                "These credentials do not allow this request.".to_owned(),
+                vec![],
             ),
             ApiError::NotFound => (
                 StatusCode::NOT_FOUND,

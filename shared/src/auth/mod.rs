@@ -1,0 +1,10 @@
+//! Authentication: 30-second access tokens (JWT, HS256 pinned), argon2id password hashes, and
+//! the caller's identity as the authorizer hands it to the handlers.
+
+pub mod identity;
+pub mod password;
+pub mod token;
+
+pub use identity::Identity;
+pub use password::{PasswordHash, hash_password, verify_password};
+pub use token::{AccessToken, Claims, Role, SigningKey, TokenError, TokenIssuer, TokenVerifier};

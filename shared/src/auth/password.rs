@@ -1,0 +1,73 @@
+//! Password hashing with argon2id (OWASP's first choice), PHC strings stored.
+
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier, phc::PasswordHash as Phc};
+use std::sync::OnceLock;
+
+/// A stored argon2id hash in PHC string form (`$argon2id$v=19$m=...`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PasswordHash(pub String);
+
+#[derive(Debug, thiserror::Error)]
+#[error("password could not be hashed: {0}")]
+pub struct HashError(String);
+
+/// Hashes with a fresh random salt and argon2's default (argon2id, m=19 MiB, t=2, p=1).
+pub fn hash_password(password: &str) -> Result<PasswordHash, HashError> {
+    // The salt comes from the OS CSPRNG (argon2's `getrandom` feature).
+    PasswordHasher::<Phc>::hash_password(&Argon2::default(), password.as_bytes())
+        .map(|h| PasswordHash(h.to_string()))
+        .map_err(|e| HashError(e.to_string()))
+}
+
+/// True when `password` matches `stored`. With no stored hash (unknown user) the password is
+/// checked against a dummy hash all the same, so an unknown user takes as long as a wrong
+/// password: the response time does not tell which usernames exist.
+pub fn verify_password(password: &str, stored: Option<&PasswordHash>) -> bool {
+    let dummy = dummy_hash();
+    let (hash, known) = match stored {
+        Some(h) => (h.0.as_str(), true),
+        None => (dummy.as_str(), false),
+    };
+    let matches = Phc::new(hash).is_ok_and(|parsed| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok()
+    });
+    matches && known
+}
+
+fn dummy_hash() -> &'static String {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    DUMMY.get_or_init(|| {
+        hash_password("no user has this password")
+            .map(|h| h.0)
+            .unwrap_or_default()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_the_right_password_only() -> Result<(), HashError> {
+        let stored = hash_password("correct horse")?;
+        assert!(stored.0.starts_with("$argon2id$"));
+        assert!(verify_password("correct horse", Some(&stored)));
+        assert!(!verify_password("Correct horse", Some(&stored)));
+        Ok(())
+    }
+
+    #[test]
+    fn an_unknown_user_never_verifies() {
+        assert!(!verify_password("no user has this password", None));
+        assert!(!verify_password("anything", None));
+    }
+
+    #[test]
+    fn salts_every_hash() -> Result<(), HashError> {
+        assert_ne!(hash_password("same")?, hash_password("same")?);
+        Ok(())
+    }
+}

@@ -1,0 +1,228 @@
+//! Access tokens: HS256 JWTs with `sub`, `role`, `merchant`, `iat`, `exp`, `jti`. The algorithm
+//! is pinned (a token naming any other, `none` included, is refused) and `exp` is checked
+//! against the injected clock with at most one second of leeway.
+
+use crate::domain::{Clock, Timestamp};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Merchant,
+    Admin,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    pub sub: String,
+    pub role: Role,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merchant: Option<String>,
+    /// Seconds since the epoch, as JWT has them.
+    pub iat: i64,
+    pub exp: i64,
+    pub jti: String,
+}
+
+/// The HMAC key tokens are signed with. Debug never shows it.
+#[derive(Clone)]
+pub struct SigningKey(Vec<u8>);
+
+impl SigningKey {
+    /// At least 32 bytes: HS256's security rests on the key's entropy.
+    pub fn new(bytes: impl Into<Vec<u8>>) -> Result<Self, TokenError> {
+        let bytes = bytes.into();
+        if bytes.len() < 32 {
+            Err(TokenError::WeakKey)
+        } else {
+            Ok(SigningKey(bytes))
+        }
+    }
+}
+
+impl fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SigningKey(***)")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    #[error("the signing key must be at least 32 bytes")]
+    WeakKey,
+    #[error("the token is malformed, uses another algorithm or has a bad signature")]
+    Invalid,
+    #[error("the token has expired")]
+    Expired,
+    #[error("the token could not be signed")]
+    Signing,
+}
+
+/// The response of POST /auth/token.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct AccessToken {
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Seconds until the token expires.
+    pub expires_in: u64,
+}
+
+pub struct TokenIssuer {
+    key: EncodingKey,
+    ttl_seconds: u64,
+}
+
+impl TokenIssuer {
+    pub fn new(key: &SigningKey, ttl_seconds: u64) -> Self {
+        TokenIssuer {
+            key: EncodingKey::from_secret(&key.0),
+            ttl_seconds,
+        }
+    }
+
+    pub fn issue(
+        &self,
+        sub: &str,
+        role: Role,
+        merchant: Option<&str>,
+        now: Timestamp,
+    ) -> Result<AccessToken, TokenError> {
+        let iat = now.millis().div_euclid(1000);
+        let ttl = i64::try_from(self.ttl_seconds).unwrap_or(i64::MAX);
+        let claims = Claims {
+            sub: sub.to_owned(),
+            role,
+            merchant: merchant.map(str::to_owned),
+            iat,
+            exp: iat.saturating_add(ttl),
+            jti: uuid::Uuid::new_v4().to_string(),
+        };
+        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.key)
+            .map_err(|_| TokenError::Signing)?;
+        Ok(AccessToken {
+            access_token: token,
+            token_type: "Bearer",
+            expires_in: self.ttl_seconds,
+        })
+    }
+}
+
+pub struct TokenVerifier {
+    key: DecodingKey,
+    validation: Validation,
+    clock: Box<dyn Clock>,
+}
+
+/// Leeway on `exp`, in milliseconds: clocks of the issuer and the authorizer may differ a little.
+const LEEWAY_MS: i64 = 1000;
+
+impl TokenVerifier {
+    pub fn new(key: &SigningKey, clock: Box<dyn Clock>) -> Self {
+        let mut validation = Validation::new(Algorithm::HS256);
+        // Expiry is checked below against the injected clock, not the library's.
+        validation.validate_exp = false;
+        validation.required_spec_claims = ["exp", "iat", "sub"]
+            .iter()
+            .map(|c| (*c).to_owned())
+            .collect();
+        validation.leeway = 0;
+        TokenVerifier {
+            key: DecodingKey::from_secret(&key.0),
+            validation,
+            clock,
+        }
+    }
+
+    pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
+        let data = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation)
+            .map_err(|_| TokenError::Invalid)?;
+        let claims = data.claims;
+        if claims.exp.saturating_mul(1000).saturating_add(LEEWAY_MS) <= self.clock.now().millis() {
+            return Err(TokenError::Expired);
+        }
+        Ok(claims)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::FixedClock;
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+    const T0: i64 = 1_700_000_000_000;
+
+    fn key(fill: u8) -> SigningKey {
+        SigningKey::new(vec![fill; 32]).unwrap_or_else(|_| unreachable!("32 bytes"))
+    }
+
+    fn verifier_at(ms: i64) -> TokenVerifier {
+        TokenVerifier::new(&key(7), Box::new(FixedClock(Timestamp::from_millis(ms))))
+    }
+
+    fn issue() -> Result<String, TokenError> {
+        let issued = TokenIssuer::new(&key(7), 30).issue(
+            "alice",
+            Role::Merchant,
+            Some("Alice's Shop"),
+            Timestamp::from_millis(T0),
+        )?;
+        Ok(issued.access_token)
+    }
+
+    #[test]
+    fn a_fresh_token_carries_its_claims() -> Result<(), TokenError> {
+        let claims = verifier_at(T0 + 29_000).verify(&issue()?)?;
+        assert_eq!(
+            (claims.sub.as_str(), claims.role),
+            ("alice", Role::Merchant)
+        );
+        assert_eq!(claims.merchant.as_deref(), Some("Alice's Shop"));
+        assert_eq!(claims.exp - claims.iat, 30);
+        Ok(())
+    }
+
+    #[test]
+    fn expires_after_its_lifetime_with_at_most_a_second_of_leeway() -> Result<(), TokenError> {
+        let token = issue()?;
+        assert!(verifier_at(T0 + 30_500).verify(&token).is_ok());
+        assert_eq!(
+            verifier_at(T0 + 31_000).verify(&token),
+            Err(TokenError::Expired)
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn refuses_another_key_a_tampered_signature_and_alg_none() -> Result<(), TokenError> {
+        let token = issue()?;
+        let other = TokenVerifier::new(&key(8), Box::new(FixedClock(Timestamp::from_millis(T0))));
+        assert_eq!(other.verify(&token), Err(TokenError::Invalid));
+
+        let mut tampered = token.clone().into_bytes();
+        let last = tampered.len() - 2;
+        tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
+        let tampered = String::from_utf8(tampered).unwrap_or_default();
+        assert_eq!(verifier_at(T0).verify(&tampered), Err(TokenError::Invalid));
+
+        let payload = token.split('.').nth(1).unwrap_or_default();
+        let none_header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
+        assert_eq!(
+            verifier_at(T0).verify(&format!("{none_header}.{payload}.")),
+            Err(TokenError::Invalid)
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn refuses_short_keys() {
+        assert!(matches!(
+            SigningKey::new(vec![1; 31]),
+            Err(TokenError::WeakKey)
+        ));
+    }
+}
