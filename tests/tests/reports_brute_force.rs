@@ -128,6 +128,19 @@ fn reports(
     })
 }
 
+/// A fresh table from template.yaml holding `payments`, and the reports over it; `None` when
+/// the emulators are not running (outside `make test`).
+async fn seeded(
+    payments: &[Payment],
+) -> Result<Option<Reports<DynamoReports>>, Box<dyn std::error::Error + Send + Sync>> {
+    let Some(client) = support::dynamodb().await else {
+        return Ok(None);
+    };
+    let table = support::fresh_transactions_table(&client).await?;
+    support::write_all(&client, &table, payments).await?;
+    Ok(Some(reports(client, &table)?))
+}
+
 async fn all_pages(
     reports: &Reports<DynamoReports>,
     days: i64,
@@ -158,13 +171,10 @@ async fn all_pages(
 
 #[tokio::test]
 async fn every_list_report_equals_the_brute_force_answer() -> TestResult {
-    let Some(client) = support::dynamodb().await else {
+    let payments = dataset();
+    let Some(reports) = seeded(&payments).await? else {
         return Ok(());
     };
-    let table = support::fresh_transactions_table(&client).await?;
-    let payments = dataset();
-    support::write_all(&client, &table, &payments).await?;
-    let reports = reports(client, &table)?;
 
     let filters = [
         Filter::default(),
@@ -235,13 +245,10 @@ async fn every_list_report_equals_the_brute_force_answer() -> TestResult {
 
 #[tokio::test]
 async fn every_count_equals_the_brute_force_answer() -> TestResult {
-    let Some(client) = support::dynamodb().await else {
+    let payments = dataset();
+    let Some(reports) = seeded(&payments).await? else {
         return Ok(());
     };
-    let table = support::fresh_transactions_table(&client).await?;
-    let payments = dataset();
-    support::write_all(&client, &table, &payments).await?;
-    let reports = reports(client, &table)?;
     for days in DAYS {
         for card_type in CardType::ALL {
             for country in [None, Some("GB"), Some("JP")] {
@@ -268,13 +275,9 @@ async fn every_count_equals_the_brute_force_answer() -> TestResult {
 
 #[tokio::test]
 async fn refuses_tampered_foreign_and_garbage_cursors_with_400() -> TestResult {
-    let Some(client) = support::dynamodb().await else {
+    let Some(reports) = seeded(&dataset()[..200]).await? else {
         return Ok(());
     };
-    let table = support::fresh_transactions_table(&client).await?;
-    let payments = dataset();
-    support::write_all(&client, &table, &payments[..200]).await?;
-    let reports = reports(client, &table)?;
     let first = list(&reports, Filter::default().pairs(60, 5)).await?;
     let Some(cursor) = first.next_cursor else {
         return Err("expected a second page".into());
