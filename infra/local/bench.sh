@@ -5,13 +5,14 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 mkdir -p .local
 STACK_LOG_DIR="$(mktemp -d "$PWD/.local/bench.XXXXXX")"
-export STACK_LOG_DIR
+STACK_BIN_DIR="$PWD/target/release"
+export STACK_LOG_DIR STACK_BIN_DIR
 # shellcheck source=infra/local/stack.sh
 source infra/local/stack.sh
 bash infra/local/install.sh >&2
 
-echo "== building release binaries: cargo build --release -p payrail-tools --bins"
-cargo build --release -p payrail-tools --bins
+echo "== building release binaries: cargo build --release -p payrail-tools -p payrail-functions --bins"
+cargo build --release -p payrail-tools -p payrail-functions --bins
 BIN="$PWD/target/release"
 
 port="$(free_port)"
@@ -66,5 +67,27 @@ echo "\$ ${cmd[*]}"
 echo
 echo "== reports over the 20 000 transactions: items read per item returned, beside Scan + filter"
 cmd=("$BIN/bench" --config .local/bench-gen8_.yaml reports)
+echo "\$ ${cmd[*]}"
+"${cmd[@]}"
+
+echo
+echo "== authentication, in process: the authorizer's token verification (target < 1 ms)"
+cmd=("$BIN/bench" auth-verify --iterations 100000)
+echo "\$ ${cmd[*]}"
+"${cmd[@]}"
+
+echo
+echo "== authentication through the local stack: release functions under cargo lambda watch,"
+echo "   the API Gateway emulation, the 20 000 transactions above"
+export TABLE_PREFIX=gen8_
+CURSOR_KEY="$(random_key)"
+TOKEN_SIGNING_KEY="$(random_key)"
+export CURSOR_KEY TOKEN_SIGNING_KEY
+seed_demo_users >/dev/null 2>&1
+lambda_port="$(free_port)"
+LAMBDA_RELEASE=1 start_lambda "$lambda_port"
+api_port="$(free_port)"
+start_apigw "$api_port" "http://127.0.0.1:$lambda_port" 2>/dev/null
+cmd=("$BIN/bench" auth-latency --api-url "http://127.0.0.1:$api_port" --lambda-url "http://127.0.0.1:$lambda_port" --requests 300)
 echo "\$ ${cmd[*]}"
 "${cmd[@]}"

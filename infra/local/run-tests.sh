@@ -8,11 +8,14 @@ export PAYRAIL_REQUIRE_EMULATORS=1
 cargo test --workspace
 
 # Schemathesis generates valid and invalid requests from the OpenAPI document and checks that
-# nothing yields a 5xx and every response matches the document. Fixed seed: reproducible in CI.
+# nothing yields a 5xx, every response matches the document, and no protected route answers
+# without valid credentials (ignored_auth). Requests carry an admin token (schemathesis_auth.py).
+# Fixed seed: reproducible in CI.
 echo "schemathesis: property-based run over $PAYRAIL_API_URL/openapi.json"
+PYTHONPATH="$PWD/infra/local${PYTHONPATH:+:$PYTHONPATH}" SCHEMATHESIS_HOOKS=schemathesis_auth \
 .tools/venv/bin/schemathesis run "$PAYRAIL_API_URL/openapi.json" \
   --url "$PAYRAIL_API_URL" \
-  --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,negative_data_rejection \
+  --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,negative_data_rejection,ignored_auth \
   --max-examples "${SCHEMATHESIS_EXAMPLES:-150}" \
   --seed 20261121 \
   --workers 2 \

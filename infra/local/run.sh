@@ -21,19 +21,24 @@ bash infra/local/install.sh
 stack_log "building the workspace binaries"
 cargo build --workspace --bins
 
-# Pagination cursors are signed with CURSOR_KEY (from Secrets Manager in AWS): one random key
-# is kept for the local stack, so cursors stay valid across restarts.
-if [[ ! -s "$LOCAL_DIR/cursor-key" ]]; then
-  (umask 077 && python3 -c 'import secrets; print(secrets.token_urlsafe(48))' >"$LOCAL_DIR/cursor-key")
-fi
+# Pagination cursors are signed with CURSOR_KEY and access tokens with TOKEN_SIGNING_KEY (both
+# from Secrets Manager in AWS): random keys are kept for the local stack (ignored .local/), so
+# cursors and tokens stay valid across restarts.
+for name in cursor-key token-signing-key; do
+  if [[ ! -s "$LOCAL_DIR/$name" ]]; then
+    (umask 077 && random_key >"$LOCAL_DIR/$name")
+  fi
+done
 CURSOR_KEY="$(<"$LOCAL_DIR/cursor-key")"
-export CURSOR_KEY
+TOKEN_SIGNING_KEY="$(<"$LOCAL_DIR/token-signing-key")"
+export CURSOR_KEY TOKEN_SIGNING_KEY
 
 start_dynamodb "$DYNAMODB_PORT" --db-path "$LOCAL_DIR/dynamodb"
 export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$DYNAMODB_PORT"
 "$LOCAL_STACK" create-tables --template "$STACK_TEMPLATE" --prefix "$TABLE_PREFIX"
 TRANSACTIONS_TABLE="${TABLE_PREFIX}TransactionsTable"
 export TRANSACTIONS_TABLE
+seed_demo_users
 
 # Does the table hold a payment? Payments are the items whose pk starts with PAY# (see
 # shared/src/store/keys.rs); the per-day counters and other items don't count.
@@ -94,14 +99,19 @@ API="http://127.0.0.1:$API_PORT"
 cat <<EOF
 
 payrail is running (logs in $STACK_LOG_DIR; Ctrl-C stops everything):
-  $API/transactions?days=7
-  $API/transactions/count?days=30&card_type=visa
-  $API/docs
+  $API/docs                    Swagger UI
   $API/openapi.json
+  $API/auth/token              POST {"username", "password"} -> a bearer token (${TOKEN_TTL_SECONDS:-30} s)
+  $API/transactions?days=7     admin only
+  $API/transactions/count?days=30&card_type=visa
 DynamoDB Local: $AWS_ENDPOINT_URL_DYNAMODB (table $TRANSACTIONS_TABLE); Lambda invoke API: http://127.0.0.1:$LAMBDA_PORT
 
+Demo users (this local stack only), password '$DEMO_PASSWORD':
+  admin (admin), alice (merchant "Alice's Shop"), bob (merchant "Bob's Bikes"), charlie (disabled)
+
 Try:
-  curl -s '$API/transactions/count?days=30&card_type=visa'
+  TOKEN=\$(curl -s -X POST $API/auth/token -d '{"username":"admin","password":"$DEMO_PASSWORD"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+  curl -s -H "Authorization: Bearer \$TOKEN" '$API/transactions/count?days=30&card_type=visa'
 
 EOF
 

@@ -6,6 +6,8 @@
 #   start_dynamodb PORT --db-path DIR       ... persisting in DIR
 #   start_lambda PORT                       cargo lambda watch (the functions' runtime + invoke API)
 #   start_apigw PORT LAMBDA_URL             the HTTP API emulation (local-stack apigw)
+#   random_key                              prints a fresh random key (for the signing keys)
+#   seed_demo_users                         the demo users of SPEC §7 (local stack only)
 #
 # Everything started runs in its own process group, logs to $STACK_LOG_DIR/<name>.log, and is
 # stopped (the whole group) when the sourcing script exits or gets INT/TERM.
@@ -15,7 +17,9 @@
 STACK_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 STACK_TOOLS="$STACK_ROOT/.tools"
 STACK_TEMPLATE="$STACK_ROOT/template.yaml"
-LOCAL_STACK="$STACK_ROOT/target/debug/local-stack"
+# The project's own tools (local-stack, users): debug builds unless the caller (bench.sh) says.
+STACK_BIN_DIR="${STACK_BIN_DIR:-$STACK_ROOT/target/debug}"
+LOCAL_STACK="$STACK_BIN_DIR/local-stack"
 CARGO_LAMBDA="$STACK_TOOLS/venv/bin/cargo-lambda"
 STACK_LOG_DIR="${STACK_LOG_DIR:-$STACK_ROOT/.local/logs}"
 # Prepended to table names (tables are the template's logical ids); empty by default.
@@ -24,7 +28,8 @@ TABLE_PREFIX="${TABLE_PREFIX:-}"
 STACK_START_TIMEOUT="${STACK_START_TIMEOUT:-120}"
 # Environment variables a caller may set to override the template's value (spec section 7).
 # Other knobs: STACK_LOG_DIR, LAMBDA_CONCURRENCY (instances per function, default 2),
-# APIGW_INVOKE_TIMEOUT (seconds per invocation, default 60: a cold instance runs `cargo run`).
+# APIGW_INVOKE_TIMEOUT (seconds per invocation, default 60: a cold instance runs `cargo run`),
+# LAMBDA_RELEASE (non-empty: the functions run as release builds, for benchmarks).
 STACK_ENV_OVERRIDES=(GATEWAY_URL LOG_URL TOKEN_TTL_SECONDS RUST_LOG)
 
 STACK_PGIDS=()
@@ -139,7 +144,8 @@ start_dynamodb() {
 
 # start_lambda PORT: cargo lambda watch on 127.0.0.1:PORT, run from the repo root with the
 # functions' environment from template.yaml (local-stack env) exported; it passes its own
-# environment to every function. Needs AWS_ENDPOINT_URL_DYNAMODB (and CURSOR_KEY) exported.
+# environment to every function. Needs AWS_ENDPOINT_URL_DYNAMODB, CURSOR_KEY and
+# TOKEN_SIGNING_KEY exported (the keys' values: in AWS those variables hold secret ARNs).
 start_lambda() {
   local port=$1 env_lines line key
   require_free_port "$port" "cargo lambda watch"
@@ -157,13 +163,36 @@ start_lambda() {
     cd "$STACK_ROOT" || exit 1
     exec setsid "$CARGO_LAMBDA" lambda watch --ignore-changes \
       --invoke-address 127.0.0.1 --invoke-port "$port" \
-      --concurrency "${LAMBDA_CONCURRENCY:-2}"
+      --concurrency "${LAMBDA_CONCURRENCY:-2}" ${LAMBDA_RELEASE:+--release}
   ) >"$STACK_LOG_DIR/lambda.log" 2>&1 </dev/null &
   STACK_PGIDS+=("$!")
   STACK_NAMES+=(lambda)
   stack_wait lambda "${STACK_PGIDS[-1]}" "cargo lambda watch on port $port" \
     http_answers "http://127.0.0.1:$port/" OPTIONS # (a GET / logs an error there)
   stack_log "cargo lambda watch on http://127.0.0.1:$port (log: $STACK_LOG_DIR/lambda.log)"
+}
+
+random_key() { python3 -c 'import secrets; print(secrets.token_urlsafe(48))'; }
+
+# The demo users of SPEC §7, password `password`: the local stack's only. A deployed stage gets
+# its users from the `users` command, one by one (docs/design.md, Security).
+DEMO_PASSWORD=password
+seed_demo_users() {
+  local config="$STACK_LOG_DIR/users.yaml" users="$STACK_BIN_DIR/users"
+  mkdir -p "$STACK_LOG_DIR"
+  cat >"$config" <<YAML
+# Written by infra/local/stack.sh: the users command's target, the local DynamoDB.
+endpoint: $AWS_ENDPOINT_URL_DYNAMODB
+region: $AWS_REGION
+credentials:
+  access_key_id: $AWS_ACCESS_KEY_ID
+  secret_access_key: $AWS_SECRET_ACCESS_KEY
+table: ${TABLE_PREFIX}UsersTable
+YAML
+  echo "$DEMO_PASSWORD" | "$users" add --config "$config" --exists-ok --username alice --role merchant --merchant "Alice's Shop" >&2
+  echo "$DEMO_PASSWORD" | "$users" add --config "$config" --exists-ok --username bob --role merchant --merchant "Bob's Bikes" >&2
+  echo "$DEMO_PASSWORD" | "$users" add --config "$config" --exists-ok --username admin --role admin >&2
+  echo "$DEMO_PASSWORD" | "$users" add --config "$config" --exists-ok --username charlie --role merchant --merchant "Charlie's Café" --disabled >&2
 }
 
 # start_apigw PORT LAMBDA_URL: the template's HTTP API routes in front of LAMBDA_URL.

@@ -8,7 +8,9 @@
 #   PAYRAIL_TEST_DYNAMODB_ENDPOINT, AWS_ENDPOINT_URL_DYNAMODB  DynamoDB Local
 #   PAYRAIL_API_URL                                           the HTTP API (API Gateway emulation)
 #   PAYRAIL_LAMBDA_URL                                        the Lambda invoke API (cargo lambda watch)
-#   TRANSACTIONS_TABLE, CURSOR_KEY                            as the functions see them
+#   TRANSACTIONS_TABLE, USERS_TABLE, CURSOR_KEY,
+#   TOKEN_SIGNING_KEY, TOKEN_TTL_SECONDS                      as the functions see them
+#   PAYRAIL_DEMO_PASSWORD                                     the seeded demo users' password
 # (plus dummy AWS credentials and AWS_REGION), runs the command, stops everything it started
 # and exits with the command's exit status. Logs are kept in .local/test-stack.* when it fails.
 set -euo pipefail
@@ -27,9 +29,11 @@ bash infra/local/install.sh >&2
 stack_log "building the workspace binaries"
 cargo build --workspace --bins
 
-# A fresh signing key for pagination cursors (from Secrets Manager in AWS).
-CURSOR_KEY="$(python3 -c 'import secrets; print(secrets.token_urlsafe(48))')"
-export CURSOR_KEY
+# Fresh signing keys for pagination cursors and access tokens (from Secrets Manager in AWS).
+CURSOR_KEY="$(random_key)"
+TOKEN_SIGNING_KEY="$(random_key)"
+export CURSOR_KEY TOKEN_SIGNING_KEY
+export TOKEN_TTL_SECONDS="${TOKEN_TTL_SECONDS:-30}"
 
 dynamodb_port="$(free_port)"
 start_dynamodb "$dynamodb_port" --in-memory
@@ -37,6 +41,9 @@ export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$dynamodb_port"
 export PAYRAIL_TEST_DYNAMODB_ENDPOINT="$AWS_ENDPOINT_URL_DYNAMODB"
 "$LOCAL_STACK" create-tables --template "$STACK_TEMPLATE" --prefix "$TABLE_PREFIX" >&2
 export TRANSACTIONS_TABLE="${TABLE_PREFIX}TransactionsTable"
+export USERS_TABLE="${TABLE_PREFIX}UsersTable"
+seed_demo_users
+export PAYRAIL_DEMO_PASSWORD="$DEMO_PASSWORD"
 
 lambda_port="$(free_port)"
 start_lambda "$lambda_port"

@@ -6,5 +6,7 @@ pub mod config;
 pub mod domain;
 pub mod http;
 pub mod reports;
+pub mod secrets;
 pub mod store;
 pub mod telemetry;
+pub mod users;

@@ -6,43 +6,8 @@ mod support;
 use payrail_shared::domain::{Clock, MS_PER_DAY, Payment, PaymentStatus, SystemClock, Timestamp};
 use payrail_shared::store::PaymentItem;
 use rand::Rng;
-use serde_json::Value;
+use support::api::{Api, Reply};
 use support::{TestResult, payment, rng};
-
-struct Api {
-    base: String,
-    http: reqwest::Client,
-}
-
-impl Api {
-    fn new() -> Option<Api> {
-        Some(Api {
-            base: support::service("PAYRAIL_API_URL")?,
-            http: reqwest::Client::new(),
-        })
-    }
-
-    async fn get(
-        &self,
-        path_and_query: &str,
-    ) -> Result<(u16, String, Value), Box<dyn std::error::Error + Send + Sync>> {
-        let response = self
-            .http
-            .get(format!("{}{path_and_query}", self.base))
-            .send()
-            .await?;
-        let status = response.status().as_u16();
-        let content_type = response
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned();
-        let text = response.text().await?;
-        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        Ok((status, content_type, body))
-    }
-}
 
 const DAYS: [i64; 3] = [1, 7, 30];
 
@@ -118,7 +83,7 @@ async fn all_pages(
     let mut ids = Vec::new();
     let mut cursor = String::new();
     loop {
-        let (status, _, body) = api.get(&format!("/transactions?{query}{cursor}")).await?;
+        let Reply { status, body, .. } = api.get(&format!("/transactions?{query}{cursor}")).await?;
         assert_eq!(status, 200, "{query}: {body}");
         for t in body["data"].as_array().into_iter().flatten() {
             assert!(
@@ -174,7 +139,7 @@ async fn the_report_routes_answer_as_brute_force_does() -> TestResult {
             gb_small
         );
 
-        let (status, _, body) = api
+        let Reply { status, body, .. } = api
             .get(&format!("/transactions/count?days={days}&card_type=visa"))
             .await?;
         assert_eq!(status, 200);
@@ -224,7 +189,12 @@ async fn bad_input_gets_a_problem_naming_the_field() -> TestResult {
         ),
     ];
     for (path, status, field) in cases {
-        let (got, content_type, body) = api.get(path).await?;
+        let Reply {
+            status: got,
+            content_type,
+            body,
+            ..
+        } = api.get(path).await?;
         assert_eq!(got, status, "{path}: {body}");
         assert_eq!(content_type, "application/problem+json", "{path}");
         assert_eq!(body["status"].as_u64(), Some(u64::from(status)), "{path}");
@@ -242,11 +212,18 @@ async fn bad_input_gets_a_problem_naming_the_field() -> TestResult {
 #[tokio::test]
 async fn serves_the_openapi_document_and_swagger_ui_offline() -> TestResult {
     let Some(api) = Api::new() else { return Ok(()) };
-    let (status, _, doc) = api.get("/openapi.json").await?;
+    let Reply {
+        status, body: doc, ..
+    } = api.get("/openapi.json").await?;
     assert_eq!(status, 200);
     assert_eq!(doc["openapi"], "3.1.0");
     assert!(doc["paths"]["/transactions"]["get"].is_object());
-    let (status, content_type, page) = api.get("/docs").await?;
+    let Reply {
+        status,
+        content_type,
+        body: page,
+        ..
+    } = api.get("/docs").await?;
     assert_eq!(status, 200);
     assert!(content_type.starts_with("text/html"));
     let page = page.as_str().unwrap_or_default();
@@ -259,7 +236,7 @@ async fn serves_the_openapi_document_and_swagger_ui_offline() -> TestResult {
         "/docs/swagger-ui-bundle.js",
         "/docs/swagger-ui-standalone-preset.js",
     ] {
-        let (status, _, _) = api.get(asset).await?;
+        let status = api.get(asset).await?.status;
         assert_eq!(status, 200, "{asset}");
     }
     Ok(())

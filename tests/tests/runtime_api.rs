@@ -1,5 +1,6 @@
 //! Every function's real binary, run by `cargo lambda watch` under the Lambda Runtime API,
-//! invoked with its API Gateway v2 events from `events/` (the files `sam local invoke -e` takes).
+//! invoked with its events from `events/` (the files `sam local invoke -e` takes): API Gateway
+//! v2 requests, and the authorizer's REQUEST events. The stack has the demo users seeded.
 
 mod support;
 
@@ -68,20 +69,66 @@ async fn every_function_answers_its_sample_events() -> TestResult {
     Ok(())
 }
 
+/// The status an HTTP sample event must produce, from its file name.
+fn expected_status(file: &str) -> u64 {
+    if file.contains("invalid") || file.contains("missing-field") {
+        422
+    } else if file.contains("wrong-password") || file.contains("unauthenticated") {
+        401
+    } else if file.contains("merchant") || file.contains("disabled") {
+        403
+    } else {
+        200
+    }
+}
+
 /// What each sample event must produce.
 fn check(file: &str, response: &Value) -> TestResult {
+    if file.starts_with("authorizer") {
+        // Always authorized: the decision travels in the context (shared/src/auth/authorizer.rs).
+        assert_eq!(response["isAuthorized"], true, "{file}: {response}");
+        let denied = match file {
+            "authorizer.json" => "invalid_token",
+            "authorizer-missing-token.json" => "missing_token",
+            other => return Err(format!("no expectation written for events/{other}").into()),
+        };
+        assert_eq!(
+            response["context"],
+            serde_json::json!({"denied": denied}),
+            "{file}"
+        );
+        return Ok(());
+    }
     let status = response["statusCode"].as_u64().unwrap_or(0);
     let body = response["body"].as_str().unwrap_or_default();
     let content_type = response["headers"]["content-type"]
         .as_str()
         .unwrap_or_default();
-    let expect_status = if file.contains("invalid") { 422 } else { 200 };
-    assert_eq!(status, expect_status, "{file}: {response}");
+    assert_eq!(status, expected_status(file), "{file}: {response}");
+    if status >= 400 {
+        assert_eq!(content_type, "application/problem+json", "{file}");
+        let problem: Value = serde_json::from_str(body)?;
+        assert_eq!(problem["status"], status, "{file}");
+        if status == 422 {
+            let field = if file.starts_with("auth-token") {
+                "password"
+            } else {
+                "days"
+            };
+            assert_eq!(problem["errors"][0]["field"], field, "{file}");
+        }
+        return Ok(());
+    }
     match file {
-        f if f.contains("invalid") => {
-            assert_eq!(content_type, "application/problem+json", "{file}");
-            let problem: Value = serde_json::from_str(body)?;
-            assert_eq!(problem["errors"][0]["field"], "days", "{file}");
+        "auth-token.json" => {
+            let token: Value = serde_json::from_str(body)?;
+            assert_eq!(token["token_type"], "Bearer", "{file}: {body}");
+            assert!(
+                token["access_token"]
+                    .as_str()
+                    .is_some_and(|t| t.split('.').count() == 3)
+            );
+            assert_eq!(response["headers"]["cache-control"], "no-store", "{file}");
         }
         "transactions-list.json" => {
             let page: Value = serde_json::from_str(body)?;
@@ -106,5 +153,36 @@ fn check(file: &str, response: &Value) -> TestResult {
         "api-docs-asset.json" => assert_eq!(content_type, "text/css", "{file}"),
         other => return Err(format!("no expectation written for events/{other}").into()),
     }
+    Ok(())
+}
+
+/// events/authorizer.json with a token the stack's key signed: the identity comes through.
+#[tokio::test]
+async fn the_authorizer_passes_a_valid_tokens_identity_on() -> TestResult {
+    let (Some(lambda), Some(key)) = (
+        support::service("PAYRAIL_LAMBDA_URL"),
+        support::service("TOKEN_SIGNING_KEY"),
+    ) else {
+        return Ok(());
+    };
+    use payrail_shared::auth::{Role, SigningKey, TokenIssuer};
+    use payrail_shared::domain::{Clock, SystemClock};
+    let token = TokenIssuer::new(&SigningKey::new(key.into_bytes())?, 30)
+        .issue(
+            "bob",
+            Role::Merchant,
+            Some("Bob's Bikes"),
+            SystemClock.now(),
+        )?
+        .access_token;
+    let path = support::repo_root().join("events/authorizer.json");
+    let mut event: Value = serde_json::from_str(&std::fs::read_to_string(path)?)?;
+    event["headers"]["authorization"] = Value::from(format!("Bearer {token}"));
+    let response = invoke(&lambda, "authorizer", &event).await?;
+    assert_eq!(response["isAuthorized"], true);
+    assert_eq!(
+        response["context"],
+        serde_json::json!({"sub": "bob", "role": "merchant", "merchant": "Bob's Bikes"})
+    );
     Ok(())
 }

@@ -10,8 +10,9 @@ use std::sync::Arc;
 async fn main() -> Result<(), Error> {
     telemetry::init();
     let table = config::required_env("TRANSACTIONS_TABLE")?;
-    let cursor_key = CursorKey::from_env()?;
-    let client = aws_sdk_dynamodb::Client::new(&config::aws().await);
+    let sdk = config::aws().await;
+    let cursor_key = CursorKey::load(&sdk).await?;
+    let client = aws_sdk_dynamodb::Client::new(&sdk);
     let reports = Reports {
         store: DynamoReports::new(client, table),
         clock: Arc::new(SystemClock),

@@ -2,32 +2,69 @@
 //! every handler makes with it: admin-only routes, and merchant isolation.
 
 use super::token::Role;
-use crate::http::ApiError;
-use serde::Deserialize;
+use crate::http::{ApiError, AuthFailure};
+use serde::{Deserialize, Serialize};
 
 /// Who is calling. Handlers take it only from the authorizer's context, never from the request.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Identity {
     pub sub: String,
     pub role: Role,
-    #[serde(default)]
+    /// The merchant a merchant user acts for; absent for admins (API Gateway context values
+    /// cannot be null).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merchant: Option<String>,
 }
 
+/// What the authorizer puts in the context when it cannot identify the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Denied {
+    pub denied: AuthFailure,
+}
+
 impl Identity {
-    /// Reads the authorizer context (`requestContext.authorizer.lambda`); absent or malformed
-    /// context means no authorizer ran, which is a 401, never an anonymous pass.
+    /// Reads the authorizer context (`requestContext.authorizer.lambda`). A `denied` context is
+    /// a 401 with the authorizer's reason; an absent or malformed one means no authorizer ran,
+    /// which is a 401 too, never an anonymous pass.
     pub fn from_context(context: Option<&serde_json::Value>) -> Result<Identity, ApiError> {
-        context
-            .and_then(|c| serde_json::from_value::<Identity>(c.clone()).ok())
+        let Some(context) = context else {
+            return Err(ApiError::Unauthorized(AuthFailure::MissingToken));
+        };
+        if let Ok(Denied { denied }) = serde_json::from_value::<Denied>(context.clone()) {
+            return Err(ApiError::Unauthorized(denied));
+        }
+        serde_json::from_value::<Identity>(context.clone())
+            .ok()
             .filter(|i| !i.sub.is_empty())
-            .ok_or(ApiError::Unauthorized)
+            .ok_or(ApiError::Unauthorized(AuthFailure::InvalidToken))
+    }
+
+    /// The identity of a request as API Gateway delivered it (`requestContext.authorizer.lambda`).
+    pub fn from_request(request: &lambda_http::Request) -> Result<Identity, ApiError> {
+        use lambda_http::RequestExt as _;
+        use lambda_http::request::RequestContext;
+        let context = match request.request_context_ref() {
+            Some(RequestContext::ApiGatewayV2(ctx)) => ctx
+                .authorizer
+                .as_ref()
+                .filter(|a| !a.fields.is_empty())
+                .map(|a| {
+                    serde_json::Value::Object(
+                        a.fields
+                            .iter()
+                            .map(|(k, v)| (k.clone(), v.clone()))
+                            .collect(),
+                    )
+                }),
+            _ => None,
+        };
+        Identity::from_context(context.as_ref())
     }
 
     pub fn require_admin(&self) -> Result<(), ApiError> {
         match self.role {
             Role::Admin => Ok(()),
-            Role::Merchant => Err(ApiError::Forbidden),
+            Role::Merchant => Err(ApiError::Forbidden("This route is for admins only.")),
         }
     }
 
@@ -74,7 +111,7 @@ mod tests {
         assert!(admin.require_admin().is_ok() && admin.may_see("Bob's Bikes").is_ok());
         assert!(matches!(
             merchant("x").require_admin(),
-            Err(ApiError::Forbidden)
+            Err(ApiError::Forbidden(_))
         ));
     }
 
@@ -82,15 +119,19 @@ mod tests {
     fn missing_or_malformed_context_is_unauthorized() {
         assert!(matches!(
             Identity::from_context(None),
-            Err(ApiError::Unauthorized)
+            Err(ApiError::Unauthorized(AuthFailure::MissingToken))
         ));
         assert!(matches!(
             Identity::from_context(Some(&json!({"role": "admin"}))),
-            Err(ApiError::Unauthorized)
+            Err(ApiError::Unauthorized(AuthFailure::InvalidToken))
         ));
         assert!(matches!(
             Identity::from_context(Some(&json!({"sub": "", "role": "admin"}))),
-            Err(ApiError::Unauthorized)
+            Err(ApiError::Unauthorized(AuthFailure::InvalidToken))
+        ));
+        assert!(matches!(
+            Identity::from_context(Some(&json!({"denied": "expired_token"}))),
+            Err(ApiError::Unauthorized(AuthFailure::ExpiredToken))
         ));
         let ok = Identity::from_context(Some(
             &json!({"sub": "bob", "role": "merchant", "merchant": "Bob's Bikes"}),

@@ -42,6 +42,40 @@ impl SigningKey {
     }
 }
 
+/// The variable naming the token signing key (the key locally, a Secrets Manager ARN in AWS).
+pub const SIGNING_KEY_VAR: &str = "TOKEN_SIGNING_KEY";
+
+#[derive(Debug, thiserror::Error)]
+pub enum SigningKeyError {
+    #[error(transparent)]
+    Secret(#[from] crate::secrets::SecretError),
+    #[error("{SIGNING_KEY_VAR}: {0}")]
+    Key(#[from] TokenError),
+}
+
+impl SigningKey {
+    /// The key to sign with (POST /auth/token).
+    pub async fn load_current(sdk: &aws_config::SdkConfig) -> Result<SigningKey, SigningKeyError> {
+        let value = crate::secrets::SecretSource::from_env(SIGNING_KEY_VAR)?
+            .current(SIGNING_KEY_VAR, sdk)
+            .await?;
+        Ok(SigningKey::new(value.expose().to_vec())?)
+    }
+
+    /// The keys to verify with (the authorizer): current, and pending/previous during a rotation.
+    pub async fn load_verifying(
+        sdk: &aws_config::SdkConfig,
+    ) -> Result<Vec<SigningKey>, SigningKeyError> {
+        let values = crate::secrets::SecretSource::from_env(SIGNING_KEY_VAR)?
+            .verifying(SIGNING_KEY_VAR, sdk)
+            .await?;
+        values
+            .iter()
+            .map(|v| SigningKey::new(v.expose().to_vec()).map_err(SigningKeyError::from))
+            .collect()
+    }
+}
+
 impl fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("SigningKey(***)")
@@ -111,7 +145,8 @@ impl TokenIssuer {
 }
 
 pub struct TokenVerifier {
-    key: DecodingKey,
+    /// The current key first; during a rotation also the pending and previous ones.
+    keys: Vec<DecodingKey>,
     validation: Validation,
     clock: Box<dyn Clock>,
 }
@@ -120,7 +155,8 @@ pub struct TokenVerifier {
 const LEEWAY_MS: i64 = 1000;
 
 impl TokenVerifier {
-    pub fn new(key: &SigningKey, clock: Box<dyn Clock>) -> Self {
+    /// A verifier accepting tokens signed with any of `keys` (see `crate::secrets` on rotation).
+    pub fn new(keys: &[SigningKey], clock: Box<dyn Clock>) -> Self {
         let mut validation = Validation::new(Algorithm::HS256);
         // Expiry is checked below against the injected clock, not the library's.
         validation.validate_exp = false;
@@ -130,16 +166,29 @@ impl TokenVerifier {
             .collect();
         validation.leeway = 0;
         TokenVerifier {
-            key: DecodingKey::from_secret(&key.0),
+            keys: keys
+                .iter()
+                .map(|k| DecodingKey::from_secret(&k.0))
+                .collect(),
             validation,
             clock,
         }
     }
 
     pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
-        let data = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation)
-            .map_err(|_| TokenError::Invalid)?;
-        let claims = data.claims;
+        let mut claims = None;
+        for key in &self.keys {
+            match jsonwebtoken::decode::<Claims>(token, key, &self.validation) {
+                Ok(data) => {
+                    claims = Some(data.claims);
+                    break;
+                }
+                // Another key may have signed it; any other fault is final.
+                Err(e) if *e.kind() == jsonwebtoken::errors::ErrorKind::InvalidSignature => {}
+                Err(_) => return Err(TokenError::Invalid),
+            }
+        }
+        let claims = claims.ok_or(TokenError::Invalid)?;
         if claims.exp.saturating_mul(1000).saturating_add(LEEWAY_MS) <= self.clock.now().millis() {
             return Err(TokenError::Expired);
         }
@@ -161,7 +210,7 @@ mod tests {
     }
 
     fn verifier_at(ms: i64) -> TokenVerifier {
-        TokenVerifier::new(&key(7), Box::new(FixedClock(Timestamp::from_millis(ms))))
+        TokenVerifier::new(&[key(7)], Box::new(FixedClock(Timestamp::from_millis(ms))))
     }
 
     fn issue() -> Result<String, TokenError> {
@@ -200,8 +249,14 @@ mod tests {
     #[test]
     fn refuses_another_key_a_tampered_signature_and_alg_none() -> Result<(), TokenError> {
         let token = issue()?;
-        let other = TokenVerifier::new(&key(8), Box::new(FixedClock(Timestamp::from_millis(T0))));
+        let other = TokenVerifier::new(&[key(8)], Box::new(FixedClock(Timestamp::from_millis(T0))));
         assert_eq!(other.verify(&token), Err(TokenError::Invalid));
+        // During a rotation the verifier holds the new key and the old one: both verify.
+        let rotating = TokenVerifier::new(
+            &[key(8), key(7)],
+            Box::new(FixedClock(Timestamp::from_millis(T0))),
+        );
+        assert!(rotating.verify(&token).is_ok());
 
         let mut tampered = token.clone().into_bytes();
         let last = tampered.len() - 2;

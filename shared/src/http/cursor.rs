@@ -17,10 +17,10 @@ const TAG_LEN: usize = 16;
 #[derive(Clone)]
 pub struct CursorKey(Vec<u8>);
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum CursorKeyError {
-    #[error("CURSOR_KEY is not set")]
-    Missing,
+    #[error(transparent)]
+    Secret(#[from] crate::secrets::SecretError),
     #[error("CURSOR_KEY must be at least 16 bytes")]
     TooShort,
 }
@@ -35,9 +35,14 @@ impl CursorKey {
         }
     }
 
-    pub fn from_env() -> Result<Self, CursorKeyError> {
-        let value = std::env::var("CURSOR_KEY").map_err(|_| CursorKeyError::Missing)?;
-        CursorKey::new(value.into_bytes())
+    /// Reads `CURSOR_KEY`: the key itself locally, a Secrets Manager ARN in AWS (see
+    /// `crate::secrets`). Cursors are signed and checked with the current version only: a
+    /// rotation invalidates the cursors in flight, which clients see as a 400 and restart.
+    pub async fn load(sdk: &aws_config::SdkConfig) -> Result<Self, CursorKeyError> {
+        let value = crate::secrets::SecretSource::from_env("CURSOR_KEY")?
+            .current("CURSOR_KEY", sdk)
+            .await?;
+        CursorKey::new(value.expose().to_vec())
     }
 
     fn mac(&self) -> Hmac<Sha256> {

@@ -1,5 +1,6 @@
 //! The HTTP side: request parsing, problem+json, and one handler per route.
 
+pub mod auth_token;
 pub mod cursor;
 pub mod docs;
 pub mod openapi;
@@ -7,4 +8,4 @@ pub mod params;
 pub mod problem;
 pub mod transactions;
 
-pub use problem::{ApiError, FieldError, Problem};
+pub use problem::{ApiError, AuthFailure, FieldError, Problem};

@@ -1,17 +1,42 @@
 //! The OpenAPI 3.1 document, generated from the handlers' own types.
 
+use super::auth_token::TokenRequest;
 use super::problem::{FieldError, Problem};
 use super::transactions::{CardView, TransactionCount, TransactionPage, TransactionView};
-use utoipa::OpenApi;
+use crate::auth::AccessToken;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "payrail", description = "A serverless payments platform: payments, refunds and reports.", version = "0.1.0"),
-    paths(super::transactions::list_transactions, super::transactions::count_transactions, openapi_json, docs_page),
-    components(schemas(Problem, FieldError, TransactionPage, TransactionView, CardView, TransactionCount)),
-    tags((name = "reports", description = "Admin reports over completed transactions"), (name = "docs", description = "This document and its viewer"))
+    info(title = "payrail", description = "A serverless payments platform: payments, refunds and reports. Every route but /auth/token, /docs and /openapi.json needs `Authorization: Bearer <token>` from POST /auth/token (tokens live 30 s).", version = "0.1.0"),
+    paths(super::auth_token::issue_token, super::transactions::list_transactions, super::transactions::count_transactions, openapi_json, docs_page),
+    components(schemas(Problem, FieldError, TokenRequest, AccessToken, TransactionPage, TransactionView, CardView, TransactionCount)),
+    modifiers(&BearerScheme),
+    tags((name = "auth", description = "Access tokens"), (name = "reports", description = "Admin reports over completed transactions"), (name = "docs", description = "This document and its viewer"))
 )]
 pub struct ApiDoc;
+
+/// The `bearer` security scheme the protected routes name: a JWT from POST /auth/token.
+struct BearerScheme;
+
+impl Modify for BearerScheme {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some(
+                        "A token from POST /auth/token, valid for 30 s by default.",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
 
 /// The document as JSON, built once.
 pub fn document() -> String {
@@ -34,14 +59,33 @@ mod tests {
     fn documents_every_report_route_as_openapi_3_1() -> Result<(), serde_json::Error> {
         let doc: serde_json::Value = serde_json::from_str(&document())?;
         assert_eq!(doc["openapi"], "3.1.0");
-        for path in [
-            "/transactions",
-            "/transactions/count",
-            "/openapi.json",
-            "/docs",
+        for (method, path) in [
+            ("post", "/auth/token"),
+            ("get", "/transactions"),
+            ("get", "/transactions/count"),
+            ("get", "/openapi.json"),
+            ("get", "/docs"),
         ] {
-            assert!(doc["paths"][path]["get"].is_object(), "{path} missing");
+            assert!(doc["paths"][path][method].is_object(), "{path} missing");
         }
+        Ok(())
+    }
+
+    #[test]
+    fn protected_routes_name_the_bearer_scheme_and_the_token_route_none()
+    -> Result<(), serde_json::Error> {
+        let doc: serde_json::Value = serde_json::from_str(&document())?;
+        assert_eq!(
+            doc["components"]["securitySchemes"]["bearer"]["scheme"],
+            "bearer"
+        );
+        let report = &doc["paths"]["/transactions"]["get"];
+        assert_eq!(report["security"], serde_json::json!([{"bearer": []}]));
+        assert!(report["responses"]["401"].is_object() && report["responses"]["403"].is_object());
+        assert_eq!(
+            doc["paths"]["/auth/token"]["post"]["security"],
+            serde_json::json!([{}])
+        );
         Ok(())
     }
 }

@@ -43,12 +43,13 @@ pub enum ApiError {
     /// Input that could not be read at all (a malformed body, a cursor not issued by us).
     #[error("malformed request")]
     Malformed(FieldError),
-    /// No valid credentials: a missing, malformed, expired or forged token.
-    #[error("unauthorized")]
-    Unauthorized,
-    /// Valid credentials that do not allow this (a merchant on an admin route, a disabled user).
-    #[error("forbidden")]
-    Forbidden,
+    /// No valid credentials: a missing, malformed, expired or forged token, or a wrong login.
+    #[error("unauthorized: {0:?}")]
+    Unauthorized(AuthFailure),
+    /// Valid credentials that do not allow this (a merchant on an admin route, a disabled user);
+    /// the text says which.
+    #[error("forbidden: {0}")]
+    Forbidden(&'static str),
     #[error("not found")]
     NotFound,
     /// A fault on our side; the cause goes to the log, never into the response.
@@ -77,18 +78,18 @@ impl ApiError {
                 summary(std::slice::from_ref(error)),
                 vec![error.clone()],
             ),
-            ApiError::Unauthorized => (
+            ApiError::Unauthorized(failure) => (
                 StatusCode::UNAUTHORIZED,
                 "unauthorized",
                 "Unauthorized",
-                "A valid bearer token is required.".to_owned(),
+                failure.detail().to_owned(),
                 vec![],
             ),
-            ApiError::Forbidden => (
+            ApiError::Forbidden(why) => (
                 StatusCode::FORBIDDEN,
                 "forbidden",
                 "Forbidden",
-                "These credentials do not allow this request.".to_owned(),
+                (*why).to_owned(),
                 vec![],
             ),
             ApiError::NotFound => (
@@ -130,7 +131,58 @@ impl ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        if let ApiError::Unauthorized(failure) = self {
+            // RFC 6750: a 401 names the scheme, and says when the token itself was the problem.
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(failure.challenge()),
+            );
+        }
         response
+    }
+}
+
+/// Why a request is unauthenticated. The authorizer names it in its context; handlers turn it
+/// into the 401's detail, so a client can tell "log in again" from "fix your header".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthFailure {
+    /// No Authorization header.
+    MissingToken,
+    /// An Authorization header that is not `Bearer <token>`.
+    MalformedHeader,
+    /// A token that is malformed, not signed with our key, or names another algorithm.
+    InvalidToken,
+    ExpiredToken,
+    /// POST /auth/token: unknown user or wrong password (one answer for both).
+    BadCredentials,
+}
+
+impl AuthFailure {
+    pub fn detail(self) -> &'static str {
+        match self {
+            AuthFailure::MissingToken => {
+                "An `Authorization: Bearer <token>` header is required; get a token at POST /auth/token."
+            }
+            AuthFailure::MalformedHeader => "The Authorization header must be `Bearer <token>`.",
+            AuthFailure::InvalidToken => {
+                "The token is not valid: malformed, not issued by payrail, or altered."
+            }
+            AuthFailure::ExpiredToken => {
+                "The token has expired; get a new one at POST /auth/token."
+            }
+            AuthFailure::BadCredentials => "Unknown username or wrong password.",
+        }
+    }
+
+    fn challenge(self) -> &'static str {
+        match self {
+            AuthFailure::InvalidToken | AuthFailure::ExpiredToken => {
+                r#"Bearer realm="payrail", error="invalid_token""#
+            }
+            AuthFailure::MalformedHeader => r#"Bearer realm="payrail", error="invalid_request""#,
+            AuthFailure::MissingToken | AuthFailure::BadCredentials => r#"Bearer realm="payrail""#,
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 use super::cursor::{self, CursorKey};
 use super::params::{Params, integer};
 use super::problem::{ApiError, FieldError, Problem, json_response};
+use crate::auth::Identity;
 use crate::domain::{
     CardSummary, CardType, Clock, Country, Currency, MinorUnits, Payment, PaymentMethod,
     PaymentStatus, PaymentType,
@@ -285,10 +286,13 @@ fn query_pairs(request: &Request) -> Vec<(String, String)> {
     get,
     path = "/transactions",
     tag = "reports",
+    security(("bearer" = [])),
     params(ListQuery),
     responses(
         (status = 200, description = "A page of transactions", body = TransactionPage),
         (status = 400, description = "A cursor this query did not issue", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid bearer token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid parameters, each named", body = Problem, content_type = "application/problem+json"),
         (status = 500, description = "Internal error", body = Problem, content_type = "application/problem+json"),
     )
@@ -297,7 +301,11 @@ pub async fn list_transactions<S: ListTransactions>(
     reports: &Reports<S>,
     request: Request,
 ) -> Response<Body> {
-    match list(reports, query_pairs(&request)).await {
+    let result = async {
+        Identity::from_request(&request)?.require_admin()?;
+        list(reports, query_pairs(&request)).await
+    };
+    match result.await {
         Ok(page) => json_response(StatusCode::OK, &page),
         Err(err) => err.into_response(),
     }
@@ -354,9 +362,12 @@ pub async fn list<S: ListTransactions>(
     get,
     path = "/transactions/count",
     tag = "reports",
+    security(("bearer" = [])),
     params(CountQuery),
     responses(
         (status = 200, description = "The count", body = TransactionCount),
+        (status = 401, description = "No valid bearer token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid parameters, each named", body = Problem, content_type = "application/problem+json"),
         (status = 500, description = "Internal error", body = Problem, content_type = "application/problem+json"),
     )
@@ -365,7 +376,11 @@ pub async fn count_transactions<S: CountTransactions>(
     reports: &Reports<S>,
     request: Request,
 ) -> Response<Body> {
-    match count(reports, query_pairs(&request)).await {
+    let result = async {
+        Identity::from_request(&request)?.require_admin()?;
+        count(reports, query_pairs(&request)).await
+    };
+    match result.await {
         Ok(count) => json_response(StatusCode::OK, &count),
         Err(err) => err.into_response(),
     }

@@ -2,6 +2,8 @@
 //! payments built to order.
 #![allow(dead_code)]
 
+pub mod api;
+
 use aws_sdk_dynamodb::Client;
 use payrail_shared::domain::{
     AccountId, CardNumber, CardSummary, CardType, Country, Currency, FingerprintKey, MinorUnits,

@@ -1,5 +1,7 @@
 //! Measurements behind `make bench` (see docs/performance.md).
 
+pub mod auth;
+
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, Select};
 use payrail_shared::domain::{CardType, Country, FingerprintKey, Timestamp};

@@ -1,9 +1,10 @@
 //! `make bench` measurements that need Rust: the sequential PutItem baseline for the generator,
-//! and the items read per item returned of each report beside a Scan answering the same question.
+//! the items read per item returned of each report beside a Scan answering the same question,
+//! and the authorizer's cost (in process, and through the local stack).
 
 use clap::{Parser, Subcommand};
 use payrail_shared::domain::{CardType, Clock, Country, FingerprintKey, SystemClock};
-use payrail_tools::bench::{ReportCase, report_ratios, sequential_put};
+use payrail_tools::bench::{ReportCase, auth, report_ratios, sequential_put};
 use payrail_tools::generator::{Config, client};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -11,9 +12,10 @@ use std::process::ExitCode;
 #[derive(Parser)]
 #[command(about = "payrail benchmarks against DynamoDB (DynamoDB Local or AWS)")]
 struct Cli {
-    /// Generator-style YAML naming endpoint, region, credentials and table.
+    /// Generator-style YAML naming endpoint, region, credentials and table (the DynamoDB
+    /// benchmarks).
     #[arg(long)]
-    config: PathBuf,
+    config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -27,12 +29,72 @@ enum Command {
     },
     /// Items read per item returned for each report, beside a Scan with a filter.
     Reports,
+    /// Token verification as the authorizer does it, and one argon2id password check.
+    AuthVerify {
+        #[arg(long, default_value_t = 100_000)]
+        iterations: usize,
+    },
+    /// Latency the authorizer adds per request through the local stack.
+    AuthLatency {
+        /// The API (API Gateway emulation).
+        #[arg(long)]
+        api_url: String,
+        /// The Lambda invoke API (cargo lambda watch).
+        #[arg(long)]
+        lambda_url: String,
+        /// The demo admin's password.
+        #[arg(long, default_value = "password")]
+        password: String,
+        #[arg(long, default_value_t = 300)]
+        requests: usize,
+    },
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    let config = match Config::load(&cli.config) {
+    let result = match &cli.command {
+        Command::AuthVerify { iterations } => Some(auth_verify(*iterations)),
+        Command::AuthLatency {
+            api_url,
+            lambda_url,
+            password,
+            requests,
+        } => Some(
+            auth::stack_latency(api_url, lambda_url, password, *requests)
+                .await
+                .map(|l| {
+                    let row = |name: &str, m: auth::Micros| {
+                        println!(
+                            "| {name} | {:.2} | {:.2} | {:.2} |",
+                            m.p50 / 1000.0,
+                            m.p99 / 1000.0,
+                            m.mean / 1000.0
+                        );
+                    };
+                    println!("| through the local stack ({requests} requests) | p50 ms | p99 ms | mean ms |");
+                    println!("|---|---:|---:|---:|");
+                    row("GET /transactions/count with a token (authorizer + function)", l.protected_request);
+                    row("the authorizer step alone (its invoke round trip)", l.authorizer_invoke);
+                    row("POST /auth/token (argon2id check + signing)", l.token_request);
+                }),
+        ),
+        _ => None,
+    };
+    if let Some(result) = result {
+        return match result {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("bench: {err}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let Some(config_path) = cli.config.as_deref() else {
+        eprintln!("bench: this benchmark needs --config FILE.yaml");
+        return ExitCode::from(2);
+    };
+    let config = match Config::load(config_path) {
         Ok(config) => config,
         Err(err) => {
             eprintln!("bench: {err}");
@@ -49,6 +111,7 @@ async fn main() -> ExitCode {
                     println!("sequential PutItem: {count} items, {rate:.0} items/s");
                 })
         }
+        Command::AuthVerify { .. } | Command::AuthLatency { .. } => Ok(()),
         Command::Reports => {
             let cases = cases();
             report_ratios(&client, &config.table, SystemClock.now(), &cases).await.map(|rows| {
@@ -106,4 +169,20 @@ fn cases() -> Vec<ReportCase> {
         );
     }
     cases
+}
+
+fn auth_verify(iterations: usize) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let verify = auth::verify_timing(iterations)?;
+    let password = auth::password_timing(20)?;
+    println!("| in process | p50 µs | p99 µs | mean µs |");
+    println!("|---|---:|---:|---:|");
+    println!(
+        "| token verification, {iterations} times (HS256 signature, algorithm, exp) | {:.2} | {:.2} | {:.2} |",
+        verify.p50, verify.p99, verify.mean
+    );
+    println!(
+        "| argon2id password check, 20 times (m=19 MiB, t=2, p=1) | {:.0} | {:.0} | {:.0} |",
+        password.p50, password.p99, password.mean
+    );
+    Ok(())
 }

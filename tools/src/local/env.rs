@@ -153,20 +153,24 @@ mod tests {
 
     #[test]
     fn a_ref_to_a_table_becomes_the_prefixed_local_table_name() -> anyhow::Result<()> {
-        let env =
-            function_environment(&real_template()?, "t7_", &env_with(&[("CURSOR_KEY", "k")]))?;
+        let env = function_environment(&real_template()?, "t7_", &env_with(&SECRETS))?;
         assert_eq!(
             env.get("TRANSACTIONS_TABLE").map(String::as_str),
             Some("t7_TransactionsTable")
+        );
+        assert_eq!(
+            env.get("USERS_TABLE").map(String::as_str),
+            Some("t7_UsersTable")
         );
         Ok(())
     }
 
     #[test]
     fn a_ref_to_a_parameter_becomes_its_default() -> anyhow::Result<()> {
-        let env = function_environment(&real_template()?, "", &env_with(&[("CURSOR_KEY", "k")]))?;
+        let env = function_environment(&real_template()?, "", &env_with(&SECRETS))?;
         assert_eq!(env.get("STAGE").map(String::as_str), Some("dev"));
         assert_eq!(env.get("RUST_LOG").map(String::as_str), Some("info"));
+        assert_eq!(env.get("TOKEN_TTL_SECONDS").map(String::as_str), Some("30"));
         Ok(())
     }
 
@@ -178,11 +182,23 @@ mod tests {
             .err()
             .ok_or_else(|| anyhow::anyhow!("expected an error"))?;
         assert!(err.to_string().contains("CURSOR_KEY"), "{err}");
+        assert!(err.to_string().contains("TOKEN_SIGNING_KEY"), "{err}");
 
-        let env = function_environment(&template, "", &env_with(&[("CURSOR_KEY", "s3cret")]))?;
+        let env = function_environment(
+            &template,
+            "",
+            &env_with(&[("CURSOR_KEY", "s3cret"), ("TOKEN_SIGNING_KEY", "t0ken")]),
+        )?;
         assert_eq!(env.get("CURSOR_KEY").map(String::as_str), Some("s3cret"));
+        assert_eq!(
+            env.get("TOKEN_SIGNING_KEY").map(String::as_str),
+            Some("t0ken")
+        );
         Ok(())
     }
+
+    /// The values only a deployed stack has (Secrets Manager ARNs there), set locally.
+    const SECRETS: [(&str, &str); 2] = [("CURSOR_KEY", "k"), ("TOKEN_SIGNING_KEY", "t")];
 
     const FUNCTIONS: &str = r#"
 Parameters:

@@ -3,8 +3,9 @@
 //! Each request goes through [`handle`]:
 //! 1. route selection ([`RouteTable::find`]): no route → 404 `{"message":"Not Found"}`;
 //! 2. the body is read (10 MB, API Gateway's payload limit → 413 above it);
-//! 3. the authorizer step ([`authorize`]): the slot where the route's Lambda authorizer runs;
-//! 4. the payload format 2.0 event is built ([`event::build_event`]);
+//! 3. the payload format 2.0 event is built ([`event::build_event`]);
+//! 4. the route's Lambda authorizer, if it has one, runs as API Gateway runs it ([`authorize`]):
+//!    its context goes into the event's `requestContext.authorizer.lambda`;
 //! 5. the function is invoked through the Lambda invoke API of `cargo lambda watch`
 //!    (`POST {lambda_url}/2015-03-31/functions/{binary}/invocations`);
 //! 6. its output becomes the HTTP response ([`event::convert_response`]); a function error, an
@@ -157,12 +158,17 @@ async fn handle(
         protocol: format!("{:?}", parts.version),
     };
 
-    if let Err((status, text)) = authorize(&matched, &incoming) {
-        return message(status, text, &request_id);
-    }
-
     let result = match build_event(&incoming, &matched, &request_id, OffsetDateTime::now_utc()) {
-        Ok(event) => invoke(&state, &target.binary, &event).await,
+        Ok(mut event) => match authorize(&state, &matched, &event).await {
+            Ok(context) => {
+                if let Some(context) = context {
+                    event["requestContext"]["authorizer"] =
+                        serde_json::json!({ "lambda": context });
+                }
+                invoke(&state, &target.binary, &event).await
+            }
+            Err((status, text)) => return message(status, text, &request_id),
+        },
         Err(e) => Err(e.context("building the event")),
     };
     let elapsed = started.elapsed().as_millis();
@@ -188,29 +194,78 @@ async fn handle(
     }
 }
 
-/// The authorizer step, run before the route's function; `Err` is the status and message
-/// API Gateway answers with.
-///
-/// Routes without an authorizer pass. A route whose template declares a Lambda authorizer is
-/// refused (500, logged) until the step is implemented here: invoke the authorizer function
-/// (payload format 2.0, `identitySource` from its `Identity.Headers`), return 401/403 as API
-/// Gateway does when it denies, and put its context into the event's
-/// `requestContext.authorizer.lambda` (change the `Ok` type to carry it).
-fn authorize(
+/// The authorizer step, run before the route's function as API Gateway runs a REQUEST
+/// authorizer (payload 2.0, simple responses). `Ok(None)`: the route has no authorizer;
+/// `Ok(Some(context))`: authorized, with the context the authorizer returned; `Err`: the
+/// status and message API Gateway answers with (401 missing identity source, 403 denied,
+/// 500 authorizer failure).
+async fn authorize(
+    state: &AppState,
     matched: &RouteMatch<'_>,
-    _request: &IncomingRequest,
-) -> Result<(), (StatusCode, &'static str)> {
-    match &matched.route.target.authorizer {
-        None => Ok(()),
-        Some(authorizer) => {
-            tracing::error!(
-                route = %matched.route.route_key(),
-                authorizer = %authorizer.name,
-                "this route requires a Lambda authorizer, which the local emulation does not run yet"
-            );
-            Err((StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error"))
+    event: &serde_json::Value,
+) -> Result<Option<serde_json::Value>, (StatusCode, &'static str)> {
+    let Some(authorizer) = &matched.route.target.authorizer else {
+        return Ok(None);
+    };
+    let mut identity = Vec::new();
+    for name in &authorizer.identity_headers {
+        match event["headers"][name.as_str()].as_str() {
+            Some(value) => identity.push(value.to_owned()),
+            None => return Err((StatusCode::UNAUTHORIZED, "Unauthorized")),
         }
     }
+    let request = authorizer_event(event, identity);
+    let failed = |e: &dyn std::fmt::Display| {
+        tracing::error!(
+            route = %matched.route.route_key(), authorizer = %authorizer.name,
+            function = %authorizer.binary, "authorizer failed: {e:#}"
+        );
+        (StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
+    };
+    let output = invoke_raw(state, &authorizer.binary, &request)
+        .await
+        .map_err(|e| failed(&e))?;
+    let decision: SimpleResponse = serde_json::from_slice(&output).map_err(|e| failed(&e))?;
+    if !decision.is_authorized {
+        return Err((StatusCode::FORBIDDEN, "Forbidden"));
+    }
+    Ok(Some(decision.context))
+}
+
+/// The REQUEST authorizer's response with `EnableSimpleResponses`.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SimpleResponse {
+    is_authorized: bool,
+    #[serde(default = "empty_object")]
+    context: serde_json::Value,
+}
+
+fn empty_object() -> serde_json::Value {
+    serde_json::Value::Object(serde_json::Map::new())
+}
+
+/// The authorizer's payload 2.0 event: the route's event without the body, plus `type`,
+/// `routeArn` and `identitySource`.
+fn authorizer_event(event: &serde_json::Value, identity_source: Vec<String>) -> serde_json::Value {
+    let mut request = event.clone();
+    if let Some(map) = request.as_object_mut() {
+        map.remove("body");
+        map.remove("isBase64Encoded");
+        let context = &event["requestContext"];
+        let route_arn = format!(
+            "arn:aws:execute-api:local:{}:{}/{}/{}{}",
+            context["accountId"].as_str().unwrap_or_default(),
+            context["apiId"].as_str().unwrap_or_default(),
+            context["stage"].as_str().unwrap_or_default(),
+            context["http"]["method"].as_str().unwrap_or_default(),
+            event["rawPath"].as_str().unwrap_or_default(),
+        );
+        map.insert("type".to_owned(), "REQUEST".into());
+        map.insert("routeArn".to_owned(), route_arn.into());
+        map.insert("identitySource".to_owned(), identity_source.into());
+    }
+    request
 }
 
 /// Invokes a function through the Lambda invoke API and converts its output.
@@ -219,6 +274,15 @@ async fn invoke(
     binary: &str,
     event: &serde_json::Value,
 ) -> anyhow::Result<HttpResponse> {
+    convert_response(&invoke_raw(state, binary, event).await?)
+}
+
+/// Invokes a function through the Lambda invoke API; its output as it is.
+async fn invoke_raw(
+    state: &AppState,
+    binary: &str,
+    event: &serde_json::Value,
+) -> anyhow::Result<Vec<u8>> {
     let url = format!(
         "{}/2015-03-31/functions/{binary}/invocations",
         state.options.lambda_url
@@ -243,7 +307,7 @@ async fn invoke(
             String::from_utf8_lossy(&output)
         );
     }
-    convert_response(&output)
+    Ok(output.to_vec())
 }
 
 fn into_response(out: HttpResponse, request_id: &str) -> Response {
@@ -292,6 +356,21 @@ mod tests {
                 if name == "bare" {
                     return (StatusCode::OK, [("x-bare", "1")], "[1,2]".to_owned());
                 }
+                if name == "authz" {
+                    // Decides on the Authorization header; checks it got an authorizer event.
+                    let event: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+                    let shaped = event["type"] == "REQUEST"
+                        && event.get("body").is_none()
+                        && event["identitySource"][0] == event["headers"]["authorization"];
+                    let output = match event["headers"]["authorization"].as_str() {
+                        Some("allow") if shaped => {
+                            r#"{"isAuthorized":true,"context":{"sub":"tester"}}"#
+                        }
+                        Some("deny") => r#"{"isAuthorized":false}"#,
+                        _ => "not a decision",
+                    };
+                    return (StatusCode::OK, [("x-bare", "0")], output.to_owned());
+                }
                 let response = serde_json::json!({
                     "statusCode": 207,
                     "headers": {"content-type": "application/json", "x-fn": name},
@@ -317,6 +396,8 @@ mod tests {
         secured.authorizer = Some(AuthorizerRef {
             name: "Jwt".into(),
             api: None,
+            binary: "authz".into(),
+            identity_headers: vec!["authorization".into()],
         });
         let routes = RouteTable::new(vec![
             Route::new("GET", "/items/{id}", target("echo"))?,
@@ -371,16 +452,39 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_bare_json_output_is_a_200_json_response_and_an_authorizer_route_is_refused()
-    -> anyhow::Result<()> {
+    async fn a_bare_json_output_is_a_200_json_response() -> anyhow::Result<()> {
         let api_url = api(&fake_lambda().await?).await?;
         let response = reqwest::get(format!("{api_url}/bare")).await?;
         assert_eq!(response.status().as_u16(), 200);
         assert_eq!(response.headers()["content-type"], "application/json");
         assert_eq!(response.text().await?, "[1,2]");
+        Ok(())
+    }
 
-        let response = reqwest::get(format!("{api_url}/secured")).await?;
-        assert_eq!(response.status().as_u16(), 500);
+    #[tokio::test]
+    async fn the_authorizer_runs_first_and_its_context_reaches_the_function() -> anyhow::Result<()>
+    {
+        let api_url = api(&fake_lambda().await?).await?;
+        let client = reqwest::Client::new();
+        let get = |auth: Option<&'static str>| {
+            let mut request = client.get(format!("{api_url}/secured"));
+            if let Some(auth) = auth {
+                request = request.header("authorization", auth);
+            }
+            request.send()
+        };
+        let allowed = get(Some("allow")).await?;
+        assert_eq!(allowed.status().as_u16(), 207);
+        let event: serde_json::Value = allowed.json().await?;
+        assert_eq!(
+            event["requestContext"]["authorizer"]["lambda"]["sub"],
+            "tester"
+        );
+        // As API Gateway: a missing identity source is 401 without a call, a denial 403, and
+        // an authorizer that fails or answers nonsense 500.
+        assert_eq!(get(None).await?.status().as_u16(), 401);
+        assert_eq!(get(Some("deny")).await?.status().as_u16(), 403);
+        assert_eq!(get(Some("other")).await?.status().as_u16(), 500);
         Ok(())
     }
 }

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use anyhow::{Context as _, bail};
 use serde_norway::Value;
 
-use crate::local::template::{FUNCTION_TYPE, Template, scalar_string};
+use crate::local::template::{FUNCTION_TYPE, Template, intrinsic, scalar_string};
 
 /// Route key of the catch-all route.
 pub const DEFAULT_ROUTE_KEY: &str = "$default";
@@ -36,20 +36,24 @@ impl Segment {
     }
 }
 
-/// The Lambda authorizer a route requires, as the template names it (the event's
-/// `Auth.Authorizer`, or the API's `Auth.DefaultAuthorizer`).
+/// The Lambda authorizer a route requires (the event's `Auth.Authorizer`, or the API's
+/// `Auth.DefaultAuthorizer`), resolved against the API's `Auth.Authorizers` when the routes are
+/// read, so a misdeclared authorizer stops the emulation at start rather than at a request.
 ///
-/// This is the slot for the authorizer step: the server currently refuses (500, logged) a route
-/// that requires one, rather than letting requests through unauthenticated. To add the step,
-/// resolve `name` against the HttpApi's `Auth.Authorizers`, invoke that function in
-/// `server::handle` before the route's function, and pass its context into the event's
-/// `requestContext.authorizer`.
+/// Emulated as API Gateway runs a REQUEST authorizer with payload format 2.0 and simple
+/// responses: when an identity source is declared and missing, 401 without invoking it;
+/// otherwise it is invoked, `isAuthorized: false` is a 403, a failure is a 500, and its
+/// `context` reaches the route's function as `requestContext.authorizer.lambda`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthorizerRef {
     /// The authorizer's name in `Auth.Authorizers`.
     pub name: String,
     /// The logical id of the `AWS::Serverless::HttpApi` that declares it (None: the implicit API).
     pub api: Option<String>,
+    /// The authorizer function's binary (its `FunctionArn: !GetAtt F.Arn` → F's binary).
+    pub binary: String,
+    /// `Identity.Headers`: request headers that must be present (lower case).
+    pub identity_headers: Vec<String>,
 }
 
 /// What a route invokes.
@@ -305,7 +309,8 @@ pub fn routes_from_template(template: &Template) -> anyhow::Result<RouteTable> {
             let target = RouteTarget {
                 function: function.logical_id.to_owned(),
                 binary: binary.clone(),
-                authorizer: authorizer(template, props, api.as_deref()),
+                authorizer: authorizer(template, props, api.as_deref())
+                    .with_context(|| format!("the authorizer of {}", function.logical_id))?,
             };
             let route = Route::new(&method, &path, target).with_context(|| {
                 format!(
@@ -320,25 +325,89 @@ pub fn routes_from_template(template: &Template) -> anyhow::Result<RouteTable> {
     RouteTable::new(routes)
 }
 
-fn authorizer(template: &Template, event: &Value, api: Option<&str>) -> Option<AuthorizerRef> {
+fn authorizer(
+    template: &Template,
+    event: &Value,
+    api: Option<&str>,
+) -> anyhow::Result<Option<AuthorizerRef>> {
+    let api_props = match api {
+        Some(id) => template.resource(id).map(|r| r.properties),
+        None => template
+            .root()
+            .get("Globals")
+            .and_then(|g| g.get("HttpApi")),
+    };
+    let auth = api_props.and_then(|p| p.get("Auth"));
     let named = event
         .get("Auth")
         .and_then(|a| a.get("Authorizer"))
         .and_then(scalar_string);
-    let name = named.or_else(|| {
-        let api_props = match api {
-            Some(id) => template.resource(id)?.properties,
-            None => template.root().get("Globals")?.get("HttpApi")?,
-        };
-        api_props
-            .get("Auth")?
-            .get("DefaultAuthorizer")
+    let Some(name) = named.or_else(|| {
+        auth.and_then(|a| a.get("DefaultAuthorizer"))
             .and_then(scalar_string)
-    })?;
-    (name != "NONE").then(|| AuthorizerRef {
+    }) else {
+        return Ok(None);
+    };
+    if name == "NONE" {
+        return Ok(None);
+    }
+    let declared = auth
+        .and_then(|a| a.get("Authorizers"))
+        .and_then(|a| a.get(name.as_str()))
+        .with_context(|| format!("authorizer {name} is not in the API's Auth.Authorizers"))?;
+    let text = |key: &str| declared.get(key).and_then(scalar_string);
+    if text("AuthorizerPayloadFormatVersion").as_deref() != Some("2.0")
+        || declared
+            .get("EnableSimpleResponses")
+            .and_then(Value::as_bool)
+            != Some(true)
+    {
+        bail!(
+            "authorizer {name}: only Lambda authorizers with AuthorizerPayloadFormatVersion \"2.0\" \
+             and EnableSimpleResponses: true are emulated"
+        );
+    }
+    let function = declared
+        .get("FunctionArn")
+        .and_then(|arn| match intrinsic(arn) {
+            Some((f, target)) if f == "Fn::GetAtt" => match target {
+                Value::Sequence(parts) => parts.first().and_then(scalar_string),
+                other => scalar_string(other)
+                    .and_then(|t| t.split_once('.').map(|(id, _)| id.to_owned())),
+            },
+            _ => None,
+        })
+        .with_context(|| {
+            format!("authorizer {name}: FunctionArn must be !GetAtt <Function>.Arn")
+        })?;
+    let binary = template
+        .resource(&function)
+        .and_then(|f| f.metadata.get("BuildProperties"))
+        .and_then(|b| b.get("Binary"))
+        .and_then(scalar_string)
+        .with_context(|| {
+            format!("authorizer {name}: function {function} has no Metadata.BuildProperties.Binary")
+        })?;
+    let identity = declared.get("Identity");
+    if identity.is_some_and(|i| i.get("QueryStrings").is_some() || i.get("Context").is_some()) {
+        bail!("authorizer {name}: only Identity.Headers is emulated");
+    }
+    let identity_headers = identity
+        .and_then(|i| i.get("Headers"))
+        .and_then(Value::as_sequence)
+        .map(|h| {
+            h.iter()
+                .filter_map(scalar_string)
+                .map(|h| h.to_ascii_lowercase())
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(Some(AuthorizerRef {
         name,
         api: api.map(str::to_owned),
-    })
+        binary,
+        identity_headers,
+    }))
 }
 
 #[cfg(test)]
@@ -485,7 +554,17 @@ Resources:
   Api:
     Type: AWS::Serverless::HttpApi
     Properties:
-      Auth: { DefaultAuthorizer: Jwt, Authorizers: { Jwt: {} } }
+      Auth:
+        DefaultAuthorizer: Jwt
+        Authorizers:
+          Jwt:
+            FunctionArn: !GetAtt Auth.Arn
+            AuthorizerPayloadFormatVersion: "2.0"
+            EnableSimpleResponses: true
+            Identity: { Headers: [Authorization] }
+  Auth:
+    Type: AWS::Serverless::Function
+    Metadata: { BuildProperties: { Binary: the-authorizer } }
   F:
     Type: AWS::Serverless::Function
     Metadata: { BuildProperties: { Binary: f } }
@@ -503,11 +582,45 @@ Resources:
             private.route.target.authorizer,
             Some(AuthorizerRef {
                 name: "Jwt".into(),
-                api: Some("Api".into())
+                api: Some("Api".into()),
+                binary: "the-authorizer".into(),
+                identity_headers: vec!["authorization".into()],
             })
         );
         let public = t.find("GET", "/q").context("/q")?;
         assert_eq!(public.route.target.authorizer, None);
+        Ok(())
+    }
+
+    #[test]
+    fn an_authorizer_that_cannot_be_emulated_stops_the_routes_from_loading() -> anyhow::Result<()> {
+        let template = |authorizers: &str| {
+            Template::parse(&format!(
+                r#"
+Resources:
+  Api:
+    Type: AWS::Serverless::HttpApi
+    Properties:
+      Auth: {{ DefaultAuthorizer: Jwt, Authorizers: {authorizers} }}
+  F:
+    Type: AWS::Serverless::Function
+    Metadata: {{ BuildProperties: {{ Binary: f }} }}
+    Properties:
+      Events:
+        E: {{ Type: HttpApi, Properties: {{ ApiId: !Ref Api, Path: /p, Method: GET }} }}
+"#
+            ))
+        };
+        for authorizers in [
+            "{ Other: {} }",
+            "{ Jwt: { FunctionArn: !GetAtt F.Arn, AuthorizerPayloadFormatVersion: '1.0', EnableSimpleResponses: true } }",
+            "{ Jwt: { FunctionArn: !GetAtt Missing.Arn, AuthorizerPayloadFormatVersion: '2.0', EnableSimpleResponses: true } }",
+        ] {
+            assert!(
+                routes_from_template(&template(authorizers)?).is_err(),
+                "{authorizers}"
+            );
+        }
         Ok(())
     }
 }

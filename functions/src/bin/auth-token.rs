@@ -1,0 +1,27 @@
+//! POST /auth/token: wires the users table, the signing key and the token handler.
+
+use lambda_http::{Error, Request, run, service_fn};
+use payrail_shared::auth::{SigningKey, TokenIssuer};
+use payrail_shared::http::auth_token::{TokenEndpoint, issue_token};
+use payrail_shared::users::DynamoUsers;
+use payrail_shared::{config, domain::SystemClock, telemetry};
+use std::sync::Arc;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    telemetry::init();
+    let table = config::required_env("USERS_TABLE")?;
+    let ttl_seconds = config::env_u64("TOKEN_TTL_SECONDS", 30, 1, 3600)?;
+    let sdk = config::aws().await;
+    let key = SigningKey::load_current(&sdk).await?;
+    let endpoint = TokenEndpoint {
+        users: DynamoUsers::new(aws_sdk_dynamodb::Client::new(&sdk), table),
+        issuer: TokenIssuer::new(&key, ttl_seconds),
+        clock: Arc::new(SystemClock),
+    };
+    let endpoint = &endpoint;
+    run(service_fn(move |request: Request| async move {
+        Ok::<_, Error>(issue_token(endpoint, request).await)
+    }))
+    .await
+}
