@@ -77,6 +77,37 @@ pub struct StackLatency {
     pub authorizer_invoke: Micros,
     /// POST /auth/token through the emulation (argon2id check included).
     pub token_request: Micros,
+    /// POST /auth/token for a user that does not exist, and for a wrong password: the two
+    /// must not be told apart by their time.
+    pub unknown_user: Micros,
+    pub wrong_password: Micros,
+}
+
+/// Times refused logins, alternating unknown user and wrong password.
+async fn refused_logins(
+    http: &reqwest::Client,
+    api_url: &str,
+    rounds: usize,
+) -> BenchResult<(Micros, Micros)> {
+    let mut unknown = Vec::with_capacity(rounds);
+    let mut wrong = Vec::with_capacity(rounds);
+    for _ in 0..rounds {
+        for (username, samples) in [("nobody", &mut unknown), ("alice", &mut wrong)] {
+            let body = json!({"username": username, "password": "not the password"});
+            let started = Instant::now();
+            let status = http
+                .post(format!("{api_url}/auth/token"))
+                .json(&body)
+                .send()
+                .await?
+                .status();
+            samples.push(started.elapsed());
+            if status != reqwest::StatusCode::UNAUTHORIZED {
+                return Err(format!("{username}: expected 401, got {status}").into());
+            }
+        }
+    }
+    Ok((Micros::of(unknown), Micros::of(wrong)))
 }
 
 /// Sends `requests` protected requests and as many direct authorizer invocations.
@@ -150,9 +181,23 @@ pub async fn stack_latency(
             direct.push(authorizer);
         }
     }
+    // Logins: the first one above (a cold start) is not counted.
+    token_samples.clear();
+    for _ in 0..50 {
+        let started = Instant::now();
+        http.post(format!("{api_url}/auth/token"))
+            .json(&login)
+            .send()
+            .await?
+            .error_for_status()?;
+        token_samples.push(started.elapsed());
+    }
+    let (unknown_user, wrong_password) = refused_logins(&http, api_url, 50).await?;
     Ok(StackLatency {
         protected_request: Micros::of(protected),
         authorizer_invoke: Micros::of(direct),
         token_request: Micros::of(token_samples),
+        unknown_user,
+        wrong_password,
     })
 }

@@ -76,7 +76,9 @@ async fn main() -> ExitCode {
                     println!("|---|---:|---:|---:|");
                     row("GET /transactions/count with a token (authorizer + function)", l.protected_request);
                     row("the authorizer step alone (its invoke round trip)", l.authorizer_invoke);
-                    row("POST /auth/token (argon2id check + signing)", l.token_request);
+                    row("POST /auth/token, right password (50 times)", l.token_request);
+                    row("POST /auth/token, unknown user (50 times)", l.unknown_user);
+                    row("POST /auth/token, wrong password (50 times)", l.wrong_password);
                 }),
         ),
         _ => None,
