@@ -4,9 +4,17 @@ use argon2::Argon2;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier, phc::PasswordHash as Phc};
 use std::sync::OnceLock;
 
-/// A stored argon2id hash in PHC string form (`$argon2id$v=19$m=...`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A stored argon2id hash in PHC string form (`$argon2id$v=19$m=...`). Debug shows only the
+/// algorithm and parameters, not the salt and hash (which would help an offline guesser).
+#[derive(Clone, PartialEq, Eq)]
 pub struct PasswordHash(pub String);
+
+impl std::fmt::Debug for PasswordHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let params: Vec<&str> = self.0.split('$').take(4).collect();
+        write!(f, "PasswordHash({}$***)", params.join("$"))
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 #[error("password could not be hashed: {0}")]
@@ -37,6 +45,12 @@ pub fn verify_password(password: &str, stored: Option<&PasswordHash>) -> bool {
     matches && known
 }
 
+/// Computes the dummy hash now (at cold start), so that the first unknown user of an instance
+/// does not pay for it and stand out by its time.
+pub fn prepare() {
+    let _ = dummy_hash();
+}
+
 fn dummy_hash() -> &'static String {
     static DUMMY: OnceLock<String> = OnceLock::new();
     DUMMY.get_or_init(|| {
@@ -63,6 +77,19 @@ mod tests {
     fn an_unknown_user_never_verifies() {
         assert!(!verify_password("no user has this password", None));
         assert!(!verify_password("anything", None));
+    }
+
+    #[test]
+    fn debug_shows_the_parameters_but_not_the_hash() -> Result<(), HashError> {
+        let stored = hash_password("pw")?;
+        let shown = format!("{stored:?}");
+        assert!(
+            shown.starts_with("PasswordHash($argon2id$v=19$m="),
+            "{shown}"
+        );
+        let hash = stored.0.rsplit('$').next().unwrap_or_default();
+        assert!(!shown.contains(hash), "{shown}");
+        Ok(())
     }
 
     #[test]
