@@ -2,3 +2,4 @@
 pub mod bench;
 pub mod generator;
 pub mod local;
+pub mod simulator;
