@@ -91,6 +91,15 @@ YAML
     ;;
 esac
 
+# The gateway and log service simulator on 9090, unless GATEWAY_URL and LOG_URL point elsewhere.
+if [[ -z "${GATEWAY_URL:-}" || -z "${LOG_URL:-}" ]]; then
+  SIMULATOR_PORT="${SIMULATOR_PORT:-9090}"
+  start_simulator "$SIMULATOR_PORT" --latency-ms "${SIMULATOR_LATENCY_MS:-50}"
+  GATEWAY_URL="${GATEWAY_URL:-http://127.0.0.1:$SIMULATOR_PORT}"
+  LOG_URL="${LOG_URL:-http://127.0.0.1:$SIMULATOR_PORT}"
+fi
+export GATEWAY_URL LOG_URL
+
 LAMBDA_PORT="${LAMBDA_PORT:-$(free_port)}"
 start_lambda "$LAMBDA_PORT"
 start_apigw "$API_PORT" "http://127.0.0.1:$LAMBDA_PORT"
@@ -105,6 +114,7 @@ payrail is running (logs in $STACK_LOG_DIR; Ctrl-C stops everything):
   $API/transactions?days=7     admin only
   $API/transactions/count?days=30&card_type=visa
 DynamoDB Local: $AWS_ENDPOINT_URL_DYNAMODB (table $TRANSACTIONS_TABLE); Lambda invoke API: http://127.0.0.1:$LAMBDA_PORT
+Payment gateway: $GATEWAY_URL; log service: $LOG_URL (received errors: $LOG_URL/logs)
 
 Demo users (this local stack only), password '$DEMO_PASSWORD':
   admin (admin), alice (merchant "Alice's Shop"), bob (merchant "Bob's Bikes"), charlie (disabled)

@@ -6,6 +6,7 @@
 #   start_dynamodb PORT --db-path DIR       ... persisting in DIR
 #   start_lambda PORT                       cargo lambda watch (the functions' runtime + invoke API)
 #   start_apigw PORT LAMBDA_URL             the HTTP API emulation (local-stack apigw)
+#   start_simulator PORT [ARG...]           the gateway and log service simulator
 #   random_key                              prints a fresh random key (for the signing keys)
 #   seed_demo_users                         the demo users of SPEC §7 (local stack only)
 #
@@ -170,6 +171,18 @@ start_lambda() {
   stack_wait lambda "${STACK_PGIDS[-1]}" "cargo lambda watch on port $port" \
     http_answers "http://127.0.0.1:$port/" OPTIONS # (a GET / logs an error there)
   stack_log "cargo lambda watch on http://127.0.0.1:$port (log: $STACK_LOG_DIR/lambda.log)"
+}
+
+# start_simulator PORT [ARG...]: the gateway and log service simulator (SPEC §5), ARGs passed
+# on (--latency-ms, --failure-rate, --decline-rate, --seed, ...; see `simulator --help`).
+start_simulator() {
+  local port=$1
+  shift
+  require_free_port "$port" "the gateway simulator"
+  stack_spawn simulator "$STACK_BIN_DIR/simulator" --host 127.0.0.1 --port "$port" "$@"
+  stack_wait simulator "${STACK_PGIDS[-1]}" "the gateway simulator on port $port" \
+    http_answers "http://127.0.0.1:$port/logs"
+  stack_log "gateway and log service simulator on http://127.0.0.1:$port"
 }
 
 random_key() { python3 -c 'import secrets; print(secrets.token_urlsafe(48))'; }

@@ -11,6 +11,7 @@
 #   TRANSACTIONS_TABLE, USERS_TABLE, CURSOR_KEY,
 #   TOKEN_SIGNING_KEY, TOKEN_TTL_SECONDS                      as the functions see them
 #   PAYRAIL_DEMO_PASSWORD                                     the seeded demo users' password
+#   PAYRAIL_SIMULATOR_URL, GATEWAY_URL, LOG_URL               the gateway and log service simulator
 # (plus dummy AWS credentials and AWS_REGION), runs the command, stops everything it started
 # and exits with the command's exit status. Logs are kept in .local/test-stack.* when it fails.
 set -euo pipefail
@@ -44,6 +45,11 @@ export TRANSACTIONS_TABLE="${TABLE_PREFIX}TransactionsTable"
 export USERS_TABLE="${TABLE_PREFIX}UsersTable"
 seed_demo_users
 export PAYRAIL_DEMO_PASSWORD="$DEMO_PASSWORD"
+
+simulator_port="$(free_port)"
+start_simulator "$simulator_port" --seed 20261121
+export PAYRAIL_SIMULATOR_URL="http://127.0.0.1:$simulator_port"
+export GATEWAY_URL="$PAYRAIL_SIMULATOR_URL" LOG_URL="$PAYRAIL_SIMULATOR_URL"
 
 lambda_port="$(free_port)"
 start_lambda "$lambda_port"
