@@ -29,6 +29,12 @@ impl<E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static, R: std
 }
 
 impl StoreError {
+    /// True when a single-item write was refused because its condition did not hold.
+    pub fn is_conditional_check_failed<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
+        err.as_service_error().and_then(ProvideErrorMetadata::code)
+            == Some("ConditionalCheckFailedException")
+    }
+
     /// True when a TransactWriteItems was cancelled only because a condition did not hold.
     pub fn is_condition_failure<R>(
         err: &SdkError<

@@ -42,10 +42,7 @@ impl DynamoUsers {
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
+            Err(e) if StoreError::is_conditional_check_failed(&e) => {
                 Err(UserWriteError::Exists(user.username.clone()))
             }
             Err(e) => Err(StoreError::from(e).into()),
@@ -71,10 +68,7 @@ impl DynamoUsers {
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
+            Err(e) if StoreError::is_conditional_check_failed(&e) => {
                 Err(UserWriteError::NoSuchUser(username.clone()))
             }
             Err(e) => Err(StoreError::from(e).into()),
