@@ -39,6 +39,7 @@ export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$DYNAMODB_PORT"
 TRANSACTIONS_TABLE="${TABLE_PREFIX}TransactionsTable"
 export TRANSACTIONS_TABLE
 seed_demo_users
+seed_demo_accounts
 
 # Does the table hold a payment? Payments are the items whose pk starts with PAY# (see
 # shared/src/store/keys.rs); the per-day counters and other items don't count.

@@ -9,6 +9,7 @@
 #   start_simulator PORT [ARG...]           the gateway and log service simulator
 #   random_key                              prints a fresh random key (for the signing keys)
 #   seed_demo_users                         the demo users of SPEC §7 (local stack only)
+#   seed_demo_accounts                      paying accounts 1..=500 (after seed_demo_users)
 #
 # Everything started runs in its own process group, logs to $STACK_LOG_DIR/<name>.log, and is
 # stopped (the whole group) when the sourcing script exits or gets INT/TERM.
@@ -206,6 +207,14 @@ YAML
   echo "$DEMO_PASSWORD" | "$users" add --config "$config" --exists-ok --username bob --role merchant --merchant "Bob's Bikes" >&2
   echo "$DEMO_PASSWORD" | "$users" add --config "$config" --exists-ok --username admin --role admin >&2
   echo "$DEMO_PASSWORD" | "$users" add --config "$config" --exists-ok --username charlie --role merchant --merchant "Charlie's Café" --disabled >&2
+}
+
+# The paying accounts 1..=500 (the generator's and the simulator's account ids), kept if present.
+seed_demo_accounts() {
+  local config="$STACK_LOG_DIR/accounts.yaml"
+  mkdir -p "$STACK_LOG_DIR"
+  sed "s/^table: .*/table: ${TABLE_PREFIX}AccountsTable/" "$STACK_LOG_DIR/users.yaml" >"$config"
+  "$STACK_BIN_DIR/accounts" seed --config "$config" --count 500 >&2
 }
 
 # start_apigw PORT LAMBDA_URL: the template's HTTP API routes in front of LAMBDA_URL.

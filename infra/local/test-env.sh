@@ -43,7 +43,9 @@ export PAYRAIL_TEST_DYNAMODB_ENDPOINT="$AWS_ENDPOINT_URL_DYNAMODB"
 "$LOCAL_STACK" create-tables --template "$STACK_TEMPLATE" --prefix "$TABLE_PREFIX" >&2
 export TRANSACTIONS_TABLE="${TABLE_PREFIX}TransactionsTable"
 export USERS_TABLE="${TABLE_PREFIX}UsersTable"
+export ACCOUNTS_TABLE="${TABLE_PREFIX}AccountsTable"
 seed_demo_users
+seed_demo_accounts
 export PAYRAIL_DEMO_PASSWORD="$DEMO_PASSWORD"
 
 simulator_port="$(free_port)"

@@ -1,10 +1,13 @@
 //! payrail's domain crate: the types, the transactions store and the HTTP handlers that every
 //! Lambda function in `functions/` wires together.
 
+pub mod accounts;
 pub mod auth;
 pub mod config;
 pub mod domain;
 pub mod http;
+pub mod payments;
+pub mod queue;
 pub mod reports;
 pub mod secrets;
 pub mod store;

@@ -12,15 +12,38 @@ use std::time::{Duration, Instant};
 use support::TestResult;
 use support::api::{Api, Reply};
 
-/// A request to every protected route, by route key. The test fails when template.yaml
-/// declares a protected route this table has no request for.
-const PROTECTED: [(&str, &str); 2] = [
-    ("GET /transactions", "/transactions?days=7&limit=5"),
+/// A request to every protected route, by route key, and what the admin gets from it. The test
+/// fails when template.yaml declares a protected route this table has no request for.
+const PROTECTED: [(&str, &str, u16); 5] = [
+    ("GET /transactions", "/transactions?days=7&limit=5", 200),
     (
         "GET /transactions/count",
         "/transactions/count?days=7&card_type=visa",
+        200,
+    ),
+    ("GET /accounts/{id}", "/accounts/1", 200),
+    ("GET /payments", "/payments?account_id=1&limit=5", 200),
+    (
+        "GET /payments/{id}",
+        "/payments/6f1c2b7e-9d4a-4e0b-8c3f-2a5d7e9b1c40",
+        404,
     ),
 ];
+
+/// The admin-only routes: a merchant gets 403.
+const REPORTS: [&str; 2] = [
+    "/transactions?days=7&limit=5",
+    "/transactions/count?days=7&card_type=visa",
+];
+
+/// The method of a route key.
+fn method(route: &str) -> reqwest::Method {
+    if route.starts_with("POST ") {
+        reqwest::Method::POST
+    } else {
+        reqwest::Method::GET
+    }
+}
 
 fn protected_routes_in_template() -> Result<Vec<String>, Box<dyn std::error::Error + Send + Sync>> {
     let template =
@@ -68,17 +91,23 @@ fn stack_token(
 #[tokio::test]
 async fn a_valid_token_opens_every_protected_route_and_none_opens_without_one() -> TestResult {
     let Some(api) = Api::new() else { return Ok(()) };
-    let mut covered: Vec<String> = PROTECTED.iter().map(|(k, _)| (*k).to_owned()).collect();
+    let mut covered: Vec<String> = PROTECTED.iter().map(|(k, _, _)| (*k).to_owned()).collect();
     covered.sort();
     assert_eq!(
         protected_routes_in_template()?,
         covered,
         "every protected route needs a request in PROTECTED"
     );
-    for (route, path) in PROTECTED {
-        let reply = api.get(path).await?;
-        assert_eq!(reply.status, 200, "{route} as admin: {:?}", reply.body);
-        assert_unauthorized(&api.get_with(path, None).await?, route, "Authorization");
+    let admin = format!("Bearer {}", api.admin_token().await?);
+    let body = json!({});
+    for (route, path, status) in PROTECTED {
+        let body = (method(route) == reqwest::Method::POST).then_some(&body);
+        let reply = api
+            .send_with(method(route), path, Some(&admin), body)
+            .await?;
+        assert_eq!(reply.status, status, "{route} as admin: {:?}", reply.body);
+        let anonymous = api.send_with(method(route), path, None, body).await?;
+        assert_unauthorized(&anonymous, route, "Authorization");
     }
     for public in ["/openapi.json", "/docs"] {
         assert_eq!(api.get_with(public, None).await?.status, 200, "{public}");
@@ -116,7 +145,7 @@ async fn tokens_from_the_endpoint_carry_the_configured_lifetime() -> TestResult 
 #[tokio::test]
 async fn an_expired_token_is_refused_once_its_lifetime_is_over() -> TestResult {
     let Some(api) = Api::new() else { return Ok(()) };
-    let (_, path) = PROTECTED[1];
+    let (_, path, _) = PROTECTED[1];
     // Warm the authorizer and the function, so the short-lived token's first use is prompt.
     assert_eq!(api.get(path).await?.status, 200);
 
@@ -151,7 +180,7 @@ async fn an_expired_token_is_refused_once_its_lifetime_is_over() -> TestResult {
 #[tokio::test]
 async fn forged_altered_and_malformed_credentials_are_each_a_401_problem() -> TestResult {
     let Some(api) = Api::new() else { return Ok(()) };
-    let (_, path) = PROTECTED[0];
+    let (_, path, _) = PROTECTED[0];
     let valid = stack_token(30, Role::Admin)?;
     let mut parts: Vec<String> = valid.split('.').map(str::to_owned).collect();
 
@@ -203,9 +232,9 @@ async fn forged_altered_and_malformed_credentials_are_each_a_401_problem() -> Te
 async fn a_merchant_is_forbidden_the_reports() -> TestResult {
     let Some(api) = Api::new() else { return Ok(()) };
     let token = format!("Bearer {}", api.login("alice").await?);
-    for (route, path) in PROTECTED {
+    for path in REPORTS {
         let reply = api.get_with(path, Some(&token)).await?;
-        assert_eq!(reply.status, 403, "{route}: {:?}", reply.body);
+        assert_eq!(reply.status, 403, "{path}: {:?}", reply.body);
         assert_eq!(reply.content_type, "application/problem+json");
         assert_eq!(reply.body["code"], "forbidden");
     }

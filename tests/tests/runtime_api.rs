@@ -110,10 +110,11 @@ fn check(file: &str, response: &Value) -> TestResult {
         let problem: Value = serde_json::from_str(body)?;
         assert_eq!(problem["status"], status, "{file}");
         if status == 422 {
-            let field = if file.starts_with("auth-token") {
-                "password"
-            } else {
-                "days"
+            let field = match file {
+                f if f.starts_with("auth-token") => "password",
+                f if f.starts_with("transactions") => "days",
+                "payments-list-invalid.json" => "account_id",
+                _ => "id",
             };
             assert_eq!(problem["errors"][0]["field"], field, "{file}");
         }
@@ -141,6 +142,15 @@ fn check(file: &str, response: &Value) -> TestResult {
             let count: Value = serde_json::from_str(body)?;
             assert_eq!(count["card_type"], "visa");
             assert!(count["count"].is_u64(), "{file}: {body}");
+        }
+        "accounts-get.json" => {
+            let account: Value = serde_json::from_str(body)?;
+            assert_eq!(account["account_id"], 1, "{file}: {body}");
+            assert!(account["email"].as_str().is_some_and(|e| e.contains('@')));
+        }
+        "payments-list.json" => {
+            let page: Value = serde_json::from_str(body)?;
+            assert!(page["data"].is_array(), "{file}: {body}");
         }
         "openapi-json.json" => {
             let doc: Value = serde_json::from_str(body)?;

@@ -81,4 +81,8 @@ pub struct Payment {
     pub refunded_amount: u64,
     #[serde(default)]
     pub failure: Option<Failure>,
+    /// The merchant that owns the payment (who may see and refund it): the authenticated
+    /// merchant for API payments, the vendor for stream payments; none for generated history.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merchant: Option<String>,
 }

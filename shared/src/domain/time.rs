@@ -23,6 +23,12 @@ impl Timestamp {
         Timestamp(self.0.saturating_add(ms))
     }
 
+    /// The calendar year and month (1–12) in UTC, for card expiry checks.
+    pub fn year_month(&self) -> (i32, u8) {
+        let date = self.day().date();
+        (date.year(), u8::from(date.month()))
+    }
+
     pub fn day(&self) -> Day {
         Day(self.0.div_euclid(MS_PER_DAY))
     }
@@ -51,6 +57,14 @@ impl Day {
 
     pub fn start(&self) -> Timestamp {
         Timestamp(self.0 * MS_PER_DAY)
+    }
+
+    fn date(&self) -> time::Date {
+        i32::try_from(self.0)
+            .ok()
+            .and_then(|d| d.checked_add(UNIX_EPOCH_JULIAN_DAY))
+            .and_then(|j| time::Date::from_julian_day(j).ok())
+            .unwrap_or(time::Date::MIN)
     }
 
     /// Parses the `YYYY-MM-DD` form [`Display`](fmt::Display) writes.

@@ -1,10 +1,13 @@
 //! The HTTP side: request parsing, problem+json, and one handler per route.
 
+pub mod accounts;
 pub mod auth_token;
+pub mod body;
 pub mod cursor;
 pub mod docs;
 pub mod openapi;
 pub mod params;
+pub mod payments;
 pub mod problem;
 pub mod transactions;
 

@@ -1,19 +1,30 @@
 //! The OpenAPI 3.1 document, generated from the handlers' own types.
 
+use super::accounts::AccountView;
 use super::auth_token::TokenRequest;
+use super::payments::PaymentPage;
 use super::problem::{FieldError, Problem};
-use super::transactions::{CardView, TransactionCount, TransactionPage, TransactionView};
+use super::transactions::{
+    CardView, FailureView, TransactionCount, TransactionPage, TransactionView,
+};
 use crate::auth::AccessToken;
+use crate::payments::request::{CardBody, CreatePaymentBody, WalletBody};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "payrail", description = "A serverless payments platform: payments, refunds and reports. Every route but /auth/token, /docs and /openapi.json needs `Authorization: Bearer <token>` from POST /auth/token (tokens live 30 s).", version = "0.1.0"),
-    paths(super::auth_token::issue_token, super::transactions::list_transactions, super::transactions::count_transactions, openapi_json, docs_page),
-    components(schemas(Problem, FieldError, TokenRequest, AccessToken, TransactionPage, TransactionView, CardView, TransactionCount)),
+    paths(
+        super::auth_token::issue_token,
+        super::payments::create_payment, super::payments::process_payment, super::payments::get_payment, super::payments::list_payments,
+        super::accounts::get_account,
+        super::transactions::list_transactions, super::transactions::count_transactions,
+        openapi_json, docs_page
+    ),
+    components(schemas(Problem, FieldError, TokenRequest, AccessToken, TransactionPage, TransactionView, CardView, FailureView, TransactionCount, PaymentPage, AccountView, CreatePaymentBody, CardBody, WalletBody)),
     modifiers(&BearerScheme),
-    tags((name = "auth", description = "Access tokens"), (name = "reports", description = "Admin reports over completed transactions"), (name = "docs", description = "This document and its viewer"))
+    tags((name = "auth", description = "Access tokens"), (name = "payments", description = "Creating, processing and reading payments"), (name = "accounts", description = "Paying accounts"), (name = "reports", description = "Admin reports over completed transactions"), (name = "docs", description = "This document and its viewer"))
 )]
 pub struct ApiDoc;
 

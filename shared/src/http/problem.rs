@@ -52,6 +52,10 @@ pub enum ApiError {
     Forbidden(&'static str),
     #[error("not found")]
     NotFound,
+    /// The resource's state does not allow this (a payment already processed, an idempotency
+    /// key in use, a refund above what is left); the text says which.
+    #[error("conflict: {0}")]
+    Conflict(&'static str),
     /// A fault on our side; the cause goes to the log, never into the response.
     #[error("internal error: {0}")]
     Internal(String),
@@ -97,6 +101,13 @@ impl ApiError {
                 "not_found",
                 "Not found",
                 "No such resource.".to_owned(),
+                vec![],
+            ),
+            ApiError::Conflict(why) => (
+                StatusCode::CONFLICT,
+                "conflict",
+                "Conflict",
+                (*why).to_owned(),
                 vec![],
             ),
             ApiError::Internal(_) => (

@@ -5,8 +5,8 @@ use super::params::{Params, integer};
 use super::problem::{ApiError, FieldError, Problem, json_response};
 use crate::auth::Identity;
 use crate::domain::{
-    CardSummary, CardType, Clock, Country, Currency, MinorUnits, Payment, PaymentMethod,
-    PaymentStatus, PaymentType,
+    CardSummary, CardType, Clock, Country, Currency, FailureKind, MinorUnits, Payment,
+    PaymentMethod, PaymentStatus, PaymentType,
 };
 use crate::reports::{
     AmountRange, CountRequest, Days, DynamoReports, ListPage, ListRequest, ReadStats,
@@ -233,6 +233,14 @@ pub struct TransactionView {
     pub created_at: i64,
     pub updated_at: i64,
     pub refunded_amount: u64,
+    /// Why the payment failed or was declined, when it did.
+    pub failure: Option<FailureView>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FailureView {
+    pub error_type: FailureKind,
+    pub message: String,
 }
 
 impl From<Payment> for TransactionView {
@@ -253,6 +261,10 @@ impl From<Payment> for TransactionView {
             created_at: p.created_at.millis(),
             updated_at: p.updated_at.millis(),
             refunded_amount: p.refunded_amount,
+            failure: p.failure.map(|f| FailureView {
+                error_type: f.error_type,
+                message: f.message,
+            }),
         }
     }
 }

@@ -12,6 +12,16 @@ pub struct PaymentItem {
     pub sk: String,
     #[serde(flatten)]
     pub payment: Payment,
+    /// Sort key of the per-merchant and per-account listings (`by_merchant`, `by_account`).
+    #[serde(default)]
+    pub otime: String,
+    /// Bumped by every write: each update is conditional on the version it read.
+    #[serde(default)]
+    pub version: u64,
+    /// The card number (or wallet token) the gateway still needs, AES-256-GCM sealed; removed
+    /// when the payment reaches a final state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub card_sealed: Option<String>,
     #[serde(flatten, default, skip_serializing_if = "Option::is_none")]
     pub report: Option<ReportKeys>,
 }
@@ -39,6 +49,10 @@ impl ReportKeys {
 
 impl PaymentItem {
     pub fn of(payment: Payment) -> Self {
+        Self::stored(payment, 0, None)
+    }
+
+    pub fn stored(payment: Payment, version: u64, card_sealed: Option<String>) -> Self {
         let report = payment
             .status
             .is_completed()
@@ -46,6 +60,9 @@ impl PaymentItem {
         PaymentItem {
             pk: keys::payment_pk(&payment.id),
             sk: keys::PAYMENT_SK.to_owned(),
+            otime: keys::time_key(payment.created_at, &payment.id.to_string()),
+            version,
+            card_sealed,
             payment,
             report,
         }

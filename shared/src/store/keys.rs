@@ -12,6 +12,8 @@ pub mod index {
     pub const BY_CARD_TYPE_DAY: &str = "by_card_type_day";
     pub const BY_COUNTRY_DAY: &str = "by_country_day";
     pub const BY_DAY_AMOUNT: &str = "by_day_amount";
+    pub const BY_MERCHANT: &str = "by_merchant";
+    pub const BY_ACCOUNT: &str = "by_account";
 }
 
 pub mod attr {
@@ -26,6 +28,11 @@ pub mod attr {
     pub const CURRENCY: &str = "currency";
     pub const COUNTRY: &str = "country";
     pub const CARD_TYPE: &str = "card_type";
+    pub const MERCHANT: &str = "merchant";
+    pub const ACCOUNT_ID: &str = "account_id";
+    pub const OTIME: &str = "otime";
+    pub const STATUS: &str = "status";
+    pub const VERSION: &str = "version";
     /// Aggregate counter: completed payments of the item's card type on the item's day.
     pub const COUNT: &str = "n";
 }

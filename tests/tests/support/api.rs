@@ -93,6 +93,26 @@ impl Api {
         self.send_raw(request).await
     }
 
+    /// Any method, with this Authorization header value (or none) and JSON body (or none).
+    pub async fn send_with(
+        &self,
+        method: reqwest::Method,
+        path_and_query: &str,
+        authorization: Option<&str>,
+        body: Option<&Value>,
+    ) -> Result<Reply, Error> {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path_and_query}", self.base));
+        if let Some(value) = authorization {
+            request = request.header("authorization", value);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        self.send_raw(request).await
+    }
+
     pub async fn send_raw(&self, request: reqwest::RequestBuilder) -> Result<Reply, Error> {
         let response = request.send().await?;
         let header = |name: &str| {

@@ -125,6 +125,7 @@ pub fn payment(rng: &mut ChaCha8Rng, created_at: Timestamp, status: PaymentStatu
         updated_at: created_at,
         refunded_amount: 0,
         failure: None,
+        merchant: None,
     }
 }
 

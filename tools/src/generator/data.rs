@@ -152,6 +152,7 @@ impl Payments {
             updated_at: Timestamp::from_millis(updated_at),
             refunded_amount,
             failure: None,
+            merchant: None,
         })
     }
 }

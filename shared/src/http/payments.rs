@@ -1,0 +1,398 @@
+//! POST /payments, POST /payments/{id}/process, GET /payments/{id}, GET /payments.
+
+use super::cursor::{self, CursorKey};
+use super::params::{Params, integer};
+use super::problem::{ApiError, FieldError, Problem, json_response};
+use super::transactions::TransactionView;
+use crate::auth::{Identity, Role};
+use crate::domain::{AccountId, PaymentId, PaymentStatus};
+use crate::payments::idempotency::{Begin, StoredResponse, body_digest};
+use crate::payments::service::visible;
+use crate::payments::{
+    CreatePayment, DynamoIdempotency, IdempotencyKey, Outcome, Payments, SealCards,
+};
+use crate::queue::SendMessage;
+use crate::store::payments::{DynamoPayments, ListScope, PaymentQuery};
+use lambda_http::http::{HeaderValue, StatusCode, header};
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde::Serialize;
+use utoipa::{IntoParams, ToSchema};
+
+pub const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
+
+/// What POST /payments needs.
+pub struct CreateEndpoint<Q, S> {
+    pub payments: Payments<Q, S>,
+    pub idempotency: DynamoIdempotency,
+}
+
+fn merchant_of(caller: &Identity) -> Result<&str, ApiError> {
+    match (caller.role, caller.merchant.as_deref()) {
+        (Role::Merchant, Some(merchant)) => Ok(merchant),
+        _ => Err(ApiError::Forbidden(
+            "Only a merchant can do this; admins read.",
+        )),
+    }
+}
+
+fn outcome_response(outcome: &Outcome) -> Response<Body> {
+    let status = if outcome.accepted {
+        StatusCode::ACCEPTED
+    } else {
+        StatusCode::CREATED
+    };
+    let mut response = json_response(status, &TransactionView::from(outcome.payment.clone()));
+    if let Ok(location) = HeaderValue::from_str(&format!("/payments/{}", outcome.payment.id)) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    response
+}
+
+fn body_text(response: &Response<Body>) -> String {
+    match response.body() {
+        Body::Text(text) => text.clone(),
+        Body::Binary(bytes) => String::from_utf8_lossy(bytes).into_owned(),
+        _ => String::new(),
+    }
+}
+
+/// Creates a payment: offline → 201 `succeeded`; online → 202 `pending`, queued for the
+/// gateway; `process: false` → 201 `created`. With `Idempotency-Key`, a repeat of the same
+/// request gets the first response again (header `Idempotent-Replayed: true`).
+#[utoipa::path(
+    post,
+    path = "/payments",
+    tag = "payments",
+    security(("bearer" = [])),
+    request_body = crate::payments::request::CreatePaymentBody,
+    params(
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: 1 to 255 printable ASCII characters, kept 24 h."),
+    ),
+    responses(
+        (status = 201, description = "Stored: `succeeded` (offline) or `created` (`process: false`)", body = TransactionView),
+        (status = 202, description = "Accepted: `pending`, queued for the gateway", body = TransactionView),
+        (status = 400, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid bearer token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a merchant", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A request with this Idempotency-Key is still running", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields, each named; or an Idempotency-Key used with another body", body = Problem, content_type = "application/problem+json"),
+        (status = 500, description = "Internal error; safe to retry", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn create_payment<Q: SendMessage, S: SealCards>(
+    endpoint: &CreateEndpoint<Q, S>,
+    request: Request,
+) -> Response<Body> {
+    match create(endpoint, &request).await {
+        Ok(response) => response,
+        Err(err) => err.into_response(),
+    }
+}
+
+async fn create<Q: SendMessage, S: SealCards>(
+    endpoint: &CreateEndpoint<Q, S>,
+    request: &Request,
+) -> Result<Response<Body>, ApiError> {
+    let caller = Identity::from_request(request)?;
+    let merchant = merchant_of(&caller)?;
+    let now = endpoint.payments.clock.now();
+    let parsed = CreatePayment::parse(request.body(), now)?;
+    let key = match request.headers().get(IDEMPOTENCY_KEY) {
+        None => None,
+        Some(raw) => Some(
+            raw.to_str()
+                .map_err(|_| "must be printable ASCII")
+                .and_then(IdempotencyKey::parse)
+                .map_err(|e| ApiError::invalid(IDEMPOTENCY_KEY, e))?,
+        ),
+    };
+    let Some(key) = key else {
+        let outcome = endpoint
+            .payments
+            .create(merchant, parsed, PaymentId::new())
+            .await?;
+        return Ok(outcome_response(&outcome));
+    };
+    let body: serde_json::Value = serde_json::from_slice(request.body()).unwrap_or_default();
+    let id = match endpoint
+        .idempotency
+        .begin(merchant, &key, &body_digest(&body), now)
+        .await?
+    {
+        Begin::Run(id) => id,
+        Begin::Replay(stored) => return Ok(replay(stored)),
+        Begin::InFlight => {
+            return Err(ApiError::Conflict(
+                "A request with this Idempotency-Key is still being processed; retry shortly.",
+            ));
+        }
+        Begin::Mismatch => {
+            return Err(ApiError::invalid(
+                IDEMPOTENCY_KEY,
+                "was already used with a different request body",
+            ));
+        }
+    };
+    let response = match endpoint.payments.create(merchant, parsed, id).await {
+        Ok(outcome) => outcome_response(&outcome),
+        Err(ApiError::Internal(cause)) => {
+            // Our fault: forget the key so that the client's retry runs again.
+            if let Err(err) = endpoint.idempotency.release(merchant, &key).await {
+                tracing::error!(error = %err, "could not release an idempotency key");
+            }
+            return Err(ApiError::Internal(cause));
+        }
+        Err(err) => err.into_response(),
+    };
+    let stored = StoredResponse {
+        status: response.status().as_u16(),
+        body: body_text(&response),
+    };
+    if let Err(err) = endpoint.idempotency.complete(merchant, &key, &stored).await {
+        // The payment exists; the key stays locked until it expires, then a retry takes it
+        // over and gets the same payment back.
+        tracing::error!(error = %err, "could not store an idempotent response");
+    }
+    Ok(response)
+}
+
+fn replay(stored: StoredResponse) -> Response<Body> {
+    let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
+    let content_type = if status.is_success() {
+        "application/json"
+    } else {
+        "application/problem+json"
+    };
+    let mut response = Response::new(Body::Text(stored.body));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+        .headers_mut()
+        .insert("Idempotent-Replayed", HeaderValue::from_static("true"));
+    response
+}
+
+fn path_id(request: &Request) -> Result<PaymentId, ApiError> {
+    let params = request.path_parameters();
+    let raw = params.first("id").unwrap_or_default();
+    PaymentId::parse(raw).map_err(|e| ApiError::invalid("id", e))
+}
+
+/// Processes a payment stored with `process: false`: offline → 200 `succeeded`; online → 202
+/// `pending`, queued for the gateway. 409 from any status but `created`.
+#[utoipa::path(
+    post,
+    path = "/payments/{id}/process",
+    tag = "payments",
+    security(("bearer" = [])),
+    params(("id" = String, Path, format = "uuid", description = "The payment's id")),
+    responses(
+        (status = 200, description = "Processed: `succeeded`", body = TransactionView),
+        (status = 202, description = "Accepted: `pending`, queued for the gateway", body = TransactionView),
+        (status = 401, description = "No valid bearer token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a merchant", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such payment of yours", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The payment is not in status created", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The id is not a UUID", body = Problem, content_type = "application/problem+json"),
+        (status = 500, description = "Internal error; safe to retry", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn process_payment<Q: SendMessage, S: SealCards>(
+    payments: &Payments<Q, S>,
+    request: Request,
+) -> Response<Body> {
+    let result = async {
+        let caller = Identity::from_request(&request)?;
+        merchant_of(&caller)?;
+        let id = path_id(&request)?;
+        payments.process(&caller, &id).await
+    };
+    match result.await {
+        Ok(outcome) => {
+            let mut response = outcome_response(&outcome);
+            if !outcome.accepted {
+                *response.status_mut() = StatusCode::OK;
+            }
+            response
+        }
+        Err(err) => err.into_response(),
+    }
+}
+
+/// One payment: a merchant's own, or any for an admin (another merchant's is 404).
+#[utoipa::path(
+    get,
+    path = "/payments/{id}",
+    tag = "payments",
+    security(("bearer" = [])),
+    params(("id" = String, Path, format = "uuid", description = "The payment's id")),
+    responses(
+        (status = 200, description = "The payment", body = TransactionView),
+        (status = 401, description = "No valid bearer token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such payment (of yours)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The id is not a UUID", body = Problem, content_type = "application/problem+json"),
+        (status = 500, description = "Internal error", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn get_payment(store: &DynamoPayments, request: Request) -> Response<Body> {
+    let result = async {
+        let caller = Identity::from_request(&request)?;
+        let id = path_id(&request)?;
+        visible(store, &caller, &id).await
+    };
+    match result.await {
+        Ok(stored) => json_response(StatusCode::OK, &TransactionView::from(stored.payment)),
+        Err(err) => err.into_response(),
+    }
+}
+
+/// Query of GET /payments.
+#[derive(Debug, Clone, PartialEq, Eq, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PaymentListQuery {
+    pub status: Option<PaymentStatus>,
+    /// Required for admins unless `merchant` is given.
+    #[param(minimum = 1)]
+    pub account_id: Option<u64>,
+    /// Admins only: one merchant's payments.
+    pub merchant: Option<String>,
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<u16>,
+    /// The `next_cursor` of the previous page, unchanged.
+    pub cursor: Option<String>,
+}
+
+const LIST_PARAMS: [&str; 5] = ["status", "account_id", "merchant", "limit", "cursor"];
+
+fn status(raw: &str) -> Result<PaymentStatus, String> {
+    serde_json::from_value(serde_json::Value::String(raw.to_owned())).map_err(|_| {
+        "must be one of created, pending, succeeded, declined, failed, partially_refunded, refunded"
+            .to_owned()
+    })
+}
+
+impl PaymentListQuery {
+    pub fn parse(pairs: impl IntoIterator<Item = (String, String)>) -> Result<Self, ApiError> {
+        let mut p = Params::new(pairs, &LIST_PARAMS);
+        let status = p.optional("status", status);
+        let account_id = p.optional("account_id", |raw| {
+            integer(raw, 1, i64::MAX).map(i64::unsigned_abs)
+        });
+        let merchant = p.optional("merchant", |raw| {
+            if raw.is_empty() || raw.chars().count() > 128 {
+                Err("must be 1 to 128 characters")
+            } else {
+                Ok(raw.to_owned())
+            }
+        });
+        let limit = p.optional("limit", |raw| {
+            integer(raw, 1, 1000).map(|l| l.unsigned_abs() as u16)
+        });
+        let cursor = p.raw("cursor").map(str::to_owned);
+        p.finish(|| {
+            Some(PaymentListQuery {
+                status,
+                account_id,
+                merchant,
+                limit,
+                cursor,
+            })
+        })
+    }
+
+    fn canonical(&self, scope: &ListScope) -> String {
+        format!("payments:{scope:?}:{:?}", self.status)
+    }
+}
+
+/// A page of payments, newest first.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PaymentPage {
+    pub data: Vec<TransactionView>,
+    pub has_more: bool,
+    pub next_cursor: Option<String>,
+}
+
+/// Payments, newest first: a merchant's own (optionally of one account); for an admin, one
+/// account's or one merchant's (admins read across merchants through the reports instead of a
+/// table scan).
+#[utoipa::path(
+    get,
+    path = "/payments",
+    tag = "payments",
+    security(("bearer" = [])),
+    params(PaymentListQuery),
+    responses(
+        (status = 200, description = "A page of payments", body = PaymentPage),
+        (status = 400, description = "A cursor this query did not issue", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid bearer token", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid parameters, each named", body = Problem, content_type = "application/problem+json"),
+        (status = 500, description = "Internal error", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn list_payments(
+    store: &DynamoPayments,
+    cursor_key: &CursorKey,
+    request: Request,
+) -> Response<Body> {
+    let result = async {
+        let caller = Identity::from_request(&request)?;
+        let pairs: Vec<(String, String)> = request
+            .query_string_parameters()
+            .iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        let query = PaymentListQuery::parse(pairs)?;
+        let account = query.account_id.map(AccountId::new);
+        let scope = match (caller.role, caller.merchant.clone(), &query.merchant) {
+            (Role::Merchant, _, Some(_)) => {
+                return Err(ApiError::invalid("merchant", "is for admins only"));
+            }
+            (Role::Merchant, Some(merchant), None) => ListScope::Merchant {
+                merchant,
+                account_id: account,
+            },
+            (Role::Merchant, None, None) => return Err(ApiError::Forbidden("No merchant.")),
+            (Role::Admin, _, Some(merchant)) => ListScope::Merchant {
+                merchant: merchant.clone(),
+                account_id: account,
+            },
+            (Role::Admin, _, None) => match account {
+                Some(id) => ListScope::Account(id),
+                None => {
+                    return Err(ApiError::invalid(
+                        "account_id",
+                        "is required for admins unless merchant is given",
+                    ));
+                }
+            },
+        };
+        let canonical = query.canonical(&scope);
+        let after = match &query.cursor {
+            Some(raw) => Some(
+                cursor::decode(cursor_key, &canonical, raw)
+                    .map_err(|e| ApiError::Malformed(FieldError::new("cursor", e)))?,
+            ),
+            None => None,
+        };
+        let page = PaymentQuery {
+            scope,
+            status: query.status,
+            limit: query.limit.unwrap_or(100),
+            after,
+        };
+        let (items, next) = store.list(&page).await?;
+        let next_cursor = next.map(|p| cursor::encode(cursor_key, &canonical, &p));
+        Ok(PaymentPage {
+            has_more: next_cursor.is_some(),
+            next_cursor,
+            data: items.into_iter().map(TransactionView::from).collect(),
+        })
+    };
+    match result.await {
+        Ok(page) => json_response(StatusCode::OK, &page),
+        Err(err) => err.into_response(),
+    }
+}

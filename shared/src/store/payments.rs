@@ -1,0 +1,399 @@
+//! Payments as the API and the queue consumers change them. Every write is one
+//! TransactWriteItems conditioned on what was read (a new id, or the version read), so concurrent
+//! or repeated writers never double-write, double-count, or move a payment backwards:
+//! - the payment item;
+//! - when the payment becomes completed: its day's aggregate counter, and the account's
+//!   `last_payment_date` (moved forward only);
+//! - otherwise: a check that the account exists.
+
+use super::aggregates::{AggregateDelta, AggregateUpdate};
+use super::error::StoreError;
+use super::item::PaymentItem;
+use super::keys::{self, attr, index};
+use crate::accounts::DynamoAccounts;
+use crate::domain::{AccountId, Failure, FailureKind, Payment, PaymentId, PaymentStatus};
+use crate::reports::Position;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use std::collections::HashMap;
+
+/// A payment with what its next write needs.
+#[derive(Debug, Clone)]
+pub struct StoredPayment {
+    pub payment: Payment,
+    pub version: u64,
+    pub card_sealed: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PaymentWriteError {
+    /// Create: a payment with this id exists. Update: it changed since it was read.
+    #[error("the payment was written concurrently or already exists")]
+    Conflict,
+    #[error("account {0} does not exist")]
+    NoSuchAccount(AccountId),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl<E, R> From<aws_sdk_dynamodb::error::SdkError<E, R>> for PaymentWriteError
+where
+    StoreError: From<aws_sdk_dynamodb::error::SdkError<E, R>>,
+{
+    fn from(err: aws_sdk_dynamodb::error::SdkError<E, R>) -> Self {
+        PaymentWriteError::Store(err.into())
+    }
+}
+
+/// Which payments to list, newest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentQuery {
+    pub scope: ListScope,
+    pub status: Option<PaymentStatus>,
+    pub limit: u16,
+    pub after: Option<Position>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ListScope {
+    /// One merchant's payments, optionally of one account.
+    Merchant {
+        merchant: String,
+        account_id: Option<AccountId>,
+    },
+    /// One account's payments, whoever the merchant.
+    Account(AccountId),
+}
+
+#[derive(Debug, Clone)]
+pub struct DynamoPayments {
+    client: Client,
+    table: String,
+    accounts: DynamoAccounts,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum AccountEffect {
+    /// Move `last_payment_date` forward (payment becomes completed).
+    Touch,
+    /// Only check the account exists.
+    Check,
+}
+
+impl DynamoPayments {
+    pub fn new(client: Client, table: impl Into<String>, accounts: DynamoAccounts) -> Self {
+        DynamoPayments {
+            client,
+            table: table.into(),
+            accounts,
+        }
+    }
+
+    pub fn accounts(&self) -> &DynamoAccounts {
+        &self.accounts
+    }
+
+    pub async fn get(&self, id: &PaymentId) -> Result<Option<StoredPayment>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(attr::PK, AttributeValue::S(keys::payment_pk(id)))
+            .key(attr::SK, AttributeValue::S(keys::PAYMENT_SK.to_owned()))
+            .consistent_read(true)
+            .send()
+            .await?;
+        let Some(item) = output.item else {
+            return Ok(None);
+        };
+        let item: PaymentItem = serde_dynamo::from_item(item)?;
+        Ok(Some(StoredPayment {
+            payment: item.payment,
+            version: item.version,
+            card_sealed: item.card_sealed,
+        }))
+    }
+
+    /// Stores a new payment (conditional on its id being new).
+    #[tracing::instrument(skip_all, fields(payment_id = %payment.id, status = ?payment.status))]
+    pub async fn create(
+        &self,
+        payment: &Payment,
+        card_sealed: Option<String>,
+    ) -> Result<(), PaymentWriteError> {
+        let item = PaymentItem::stored(payment.clone(), 1, card_sealed);
+        self.write(item, None, payment.status.is_completed()).await
+    }
+
+    /// Replaces `current` by `next` (same id), conditional on `current`'s version; adds the
+    /// payment to the aggregates and the account when it becomes completed here.
+    #[tracing::instrument(skip_all, fields(payment_id = %next.id, from = ?current.payment.status, to = ?next.status))]
+    pub async fn update(
+        &self,
+        current: &StoredPayment,
+        next: &Payment,
+        card_sealed: Option<String>,
+    ) -> Result<(), PaymentWriteError> {
+        let item = PaymentItem::stored(next.clone(), current.version + 1, card_sealed);
+        let becomes_completed =
+            next.status.is_completed() && !current.payment.status.is_completed();
+        self.write(item, Some(current.version), becomes_completed)
+            .await
+    }
+
+    async fn write(
+        &self,
+        item: PaymentItem,
+        expected_version: Option<u64>,
+        becomes_completed: bool,
+    ) -> Result<(), PaymentWriteError> {
+        let payment = item.payment.clone();
+        let attributes: HashMap<String, AttributeValue> =
+            serde_dynamo::to_item(item).map_err(StoreError::from)?;
+        let mut effect = if becomes_completed {
+            AccountEffect::Touch
+        } else {
+            AccountEffect::Check
+        };
+        loop {
+            let actions = self.actions(
+                &payment,
+                attributes.clone(),
+                expected_version,
+                becomes_completed,
+                effect,
+            )?;
+            let result = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(actions))
+                .send()
+                .await;
+            let err = match result {
+                Ok(_) => return Ok(()),
+                Err(err) => err,
+            };
+            let Some(failed) = failed_conditions(&err) else {
+                return Err(err.into());
+            };
+            if failed.first() == Some(&true) {
+                return Err(PaymentWriteError::Conflict);
+            }
+            // The account's condition failed: either it does not exist, or (touch) it already
+            // has a later payment, in which case the date stays and the payment is written
+            // with an existence check only.
+            if effect == AccountEffect::Touch
+                && self.accounts.get(payment.account_id).await?.is_some()
+            {
+                effect = AccountEffect::Check;
+                continue;
+            }
+            return Err(PaymentWriteError::NoSuchAccount(payment.account_id));
+        }
+    }
+
+    fn actions(
+        &self,
+        payment: &Payment,
+        attributes: HashMap<String, AttributeValue>,
+        expected_version: Option<u64>,
+        becomes_completed: bool,
+        effect: AccountEffect,
+    ) -> Result<Vec<TransactWriteItem>, StoreError> {
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(attributes))
+            .expression_attribute_names("#pk", attr::PK);
+        let put = match expected_version {
+            None => put.condition_expression("attribute_not_exists(#pk)"),
+            Some(version) => put
+                .condition_expression("attribute_exists(#pk) AND #v = :v")
+                .expression_attribute_names("#v", attr::VERSION)
+                .expression_attribute_values(":v", AttributeValue::N(version.to_string())),
+        };
+        let mut actions = vec![TransactWriteItem::builder().put(put.build()?).build()];
+        actions.push(match effect {
+            AccountEffect::Touch => self
+                .accounts
+                .touch(payment.account_id, payment.created_at)?,
+            AccountEffect::Check => self.accounts.exists_check(payment.account_id)?,
+        });
+        if becomes_completed {
+            let delta = AggregateDelta::one(payment.country);
+            let update = AggregateUpdate::new(payment.card_type, payment.created_at.day(), &delta)
+                .into_transact(&self.table)?;
+            actions.push(TransactWriteItem::builder().update(update).build());
+        }
+        Ok(actions)
+    }
+
+    /// Marks a `created` or `pending` payment `failed` (a message that can never be processed,
+    /// on its last delivery). Nothing to do when it is missing or already final.
+    pub async fn mark_failed(&self, id: &PaymentId, why: &str) -> Result<(), StoreError> {
+        let Some(stored) = self.get(id).await? else {
+            return Ok(());
+        };
+        if !matches!(
+            stored.payment.status,
+            PaymentStatus::Created | PaymentStatus::Pending
+        ) {
+            return Ok(());
+        }
+        let mut next = stored.payment.clone();
+        next.status = PaymentStatus::Failed;
+        next.failure = Some(Failure {
+            error_type: FailureKind::Other,
+            message: why.to_owned(),
+        });
+        match self.update(&stored, &next, None).await {
+            Ok(()) | Err(PaymentWriteError::Conflict) => Ok(()),
+            Err(PaymentWriteError::NoSuchAccount(_)) => Ok(()),
+            Err(PaymentWriteError::Store(err)) => Err(err),
+        }
+    }
+
+    /// Stores a payment that can never be processed as `failed` (its account does not exist, so
+    /// no account check), unless its id is taken.
+    pub async fn store_failed(&self, payment: &Payment, why: &str) -> Result<(), StoreError> {
+        let mut failed = payment.clone();
+        failed.status = PaymentStatus::Failed;
+        failed.failure = Some(Failure {
+            error_type: FailureKind::Other,
+            message: why.to_owned(),
+        });
+        let item: HashMap<String, AttributeValue> =
+            serde_dynamo::to_item(PaymentItem::stored(failed, 1, None))?;
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", attr::PK)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err) if StoreError::is_conditional_check_failed(&err) => Ok(()),
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    /// A page of payments, newest first, and the position after its last one when more follow.
+    pub async fn list(
+        &self,
+        query: &PaymentQuery,
+    ) -> Result<(Vec<Payment>, Option<Position>), StoreError> {
+        let (index_name, hash_attr, hash_value, account_filter) = match &query.scope {
+            ListScope::Merchant {
+                merchant,
+                account_id,
+            } => (
+                index::BY_MERCHANT,
+                attr::MERCHANT,
+                AttributeValue::S(merchant.clone()),
+                *account_id,
+            ),
+            ListScope::Account(id) => (
+                index::BY_ACCOUNT,
+                attr::ACCOUNT_ID,
+                AttributeValue::N(id.to_string()),
+                None,
+            ),
+        };
+        let mut filters = Vec::new();
+        let mut names = HashMap::from([("#h".to_owned(), hash_attr.to_owned())]);
+        let mut values = HashMap::from([(":h".to_owned(), hash_value.clone())]);
+        if let Some(status) = query.status {
+            filters.push("#st = :st");
+            names.insert("#st".to_owned(), attr::STATUS.to_owned());
+            values.insert(
+                ":st".to_owned(),
+                serde_dynamo::to_attribute_value(status).map_err(StoreError::from)?,
+            );
+        }
+        if let Some(account) = account_filter {
+            filters.push("#acc = :acc");
+            names.insert("#acc".to_owned(), attr::ACCOUNT_ID.to_owned());
+            values.insert(":acc".to_owned(), AttributeValue::N(account.to_string()));
+        }
+        let limit = usize::from(query.limit.max(1));
+        let mut start = query.after.as_ref().map(|p| {
+            let id = p.id.clone();
+            HashMap::from([
+                (attr::PK.to_owned(), AttributeValue::S(format!("PAY#{id}"))),
+                (
+                    attr::SK.to_owned(),
+                    AttributeValue::S(keys::PAYMENT_SK.to_owned()),
+                ),
+                (hash_attr.to_owned(), hash_value.clone()),
+                (
+                    attr::OTIME.to_owned(),
+                    AttributeValue::S(keys::time_key(p.created_at, &id)),
+                ),
+            ])
+        });
+        let mut found: Vec<Payment> = Vec::new();
+        // Read one more than asked to know whether more follow; filters may thin pages out,
+        // so keep reading until enough or the index ends.
+        loop {
+            let mut request = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(index_name)
+                .key_condition_expression("#h = :h")
+                .scan_index_forward(false)
+                .limit(i32::try_from(limit + 1).unwrap_or(i32::MAX))
+                .set_exclusive_start_key(start.take());
+            if !filters.is_empty() {
+                request = request.filter_expression(filters.join(" AND "));
+            }
+            let output = request
+                .set_expression_attribute_names(Some(names.clone()))
+                .set_expression_attribute_values(Some(values.clone()))
+                .send()
+                .await?;
+            for item in output.items.unwrap_or_default() {
+                let item: PaymentItem = serde_dynamo::from_item(item)?;
+                found.push(item.payment);
+            }
+            start = output.last_evaluated_key;
+            if found.len() > limit || start.is_none() {
+                break;
+            }
+        }
+        let next = if found.len() > limit {
+            found.truncate(limit);
+            found.last().map(|p| Position {
+                created_at: p.created_at,
+                id: p.id.to_string(),
+            })
+        } else {
+            None
+        };
+        Ok((found, next))
+    }
+}
+
+/// For a transaction cancelled by conditions: which actions' conditions failed, in order.
+fn failed_conditions<R>(
+    err: &aws_sdk_dynamodb::error::SdkError<
+        aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError,
+        R,
+    >,
+) -> Option<Vec<bool>> {
+    if !StoreError::is_condition_failure(err) {
+        return None;
+    }
+    use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+    match err.as_service_error() {
+        Some(TransactWriteItemsError::TransactionCanceledException(e)) => Some(
+            e.cancellation_reasons()
+                .iter()
+                .map(|r| r.code() == Some("ConditionalCheckFailed"))
+                .collect(),
+        ),
+        _ => None,
+    }
+}
