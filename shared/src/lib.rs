@@ -4,7 +4,11 @@
 pub mod auth;
 pub mod config;
 pub mod domain;
+pub mod gateway;
 pub mod http;
+pub mod logservice;
+pub mod outbound;
+pub mod redact;
 pub mod reports;
 pub mod secrets;
 pub mod store;
