@@ -11,6 +11,7 @@ pub mod outbound;
 pub mod redact;
 pub mod reports;
 pub mod secrets;
+pub mod sqs_batch;
 pub mod store;
 pub mod telemetry;
 pub mod users;
