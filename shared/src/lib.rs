@@ -2,6 +2,7 @@
 //! Lambda function in `functions/` wires together.
 
 pub mod auth;
+pub mod cards;
 pub mod config;
 pub mod domain;
 pub mod gateway;
