@@ -10,6 +10,7 @@ use crate::domain::payment::PaymentType;
 use crate::outbound::{ClientConfigError, Timeouts, describe, endpoint, http_client, read_capped};
 use reqwest::Url;
 use serde::Serialize;
+use std::time::Instant;
 use tracing::instrument;
 use uuid::Uuid;
 
@@ -80,17 +81,21 @@ impl GatewayClient {
 
     /// Charges the card. Never errs: every failure is a [`ChargeOutcome::Transient`].
     #[instrument(skip_all, fields(payment_id = %request.payment_id))]
+    #[must_use]
     pub async fn charge(&self, request: &ChargeRequest) -> ChargeOutcome {
+        let started = Instant::now();
         let outcome = ChargeOutcome::from(self.post(&self.payment_url, &request.body()).await);
-        tracing::info!(outcome = ?outcome, "gateway charge");
+        tracing::info!(outcome = ?outcome, elapsed_ms = started.elapsed().as_millis(), "gateway charge");
         outcome
     }
 
     /// Refunds (part of) a charge. Never errs: every failure is a [`RefundOutcome::Transient`].
     #[instrument(skip_all, fields(payment_id = %request.payment_id, refund_id = %request.refund_id))]
+    #[must_use]
     pub async fn refund(&self, request: &RefundRequest) -> RefundOutcome {
+        let started = Instant::now();
         let outcome = RefundOutcome::from(self.post(&self.refund_url, request).await);
-        tracing::info!(outcome = ?outcome, "gateway refund");
+        tracing::info!(outcome = ?outcome, elapsed_ms = started.elapsed().as_millis(), "gateway refund");
         outcome
     }
 

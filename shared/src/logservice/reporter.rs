@@ -2,6 +2,7 @@
 //! for the log service.
 
 use super::entry::LogEntry;
+use crate::config::{MissingVar, required_env};
 use futures::future::BoxFuture;
 use std::sync::{Mutex, PoisonError};
 
@@ -44,6 +45,15 @@ impl SqsErrorReporter {
             sqs,
             queue_url: queue_url.into(),
         }
+    }
+
+    /// A reporter for the queue `LOG_QUEUE_URL` names, with a client on the shared `SdkConfig`
+    /// (`AWS_ENDPOINT_URL_SQS` points it at the local emulator).
+    pub fn from_env(sdk: &aws_config::SdkConfig) -> Result<Self, MissingVar> {
+        Ok(Self::new(
+            aws_sdk_sqs::Client::new(sdk),
+            required_env(Self::QUEUE_URL_VAR)?,
+        ))
     }
 }
 
