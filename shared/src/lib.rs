@@ -3,13 +3,19 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod cards;
 pub mod config;
 pub mod domain;
+pub mod gateway;
 pub mod http;
+pub mod logservice;
+pub mod outbound;
 pub mod payments;
 pub mod queue;
+pub mod redact;
 pub mod reports;
 pub mod secrets;
+pub mod sqs_batch;
 pub mod store;
 pub mod telemetry;
 pub mod users;

@@ -1,0 +1,32 @@
+//! The `log-forwarder` function's logic: posts the entries of a log-queue batch to the log
+//! service and reports the undelivered ones, which SQS redelivers after the visibility
+//! timeout (and, after the last receive, keeps in the dead-letter queue).
+
+use super::client::{LogServiceClient, NotDelivered};
+use super::entry::LogEntry;
+use crate::sqs_batch::process_batch;
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ForwardError {
+    #[error("the message has no body")]
+    NoBody,
+    /// Never silently dropped: reported failed, it ends in the dead-letter queue for a person
+    /// to look at.
+    #[error("the message body is not a log entry")]
+    Unparseable(#[source] serde_json::Error),
+    #[error(transparent)]
+    NotDelivered(#[from] NotDelivered),
+}
+
+/// Forwards every entry of the batch concurrently; returns the ids of those not delivered.
+pub async fn forward_batch(client: &LogServiceClient, event: SqsEvent) -> SqsBatchResponse {
+    process_batch(event, |message| forward_one(client, message)).await
+}
+
+async fn forward_one(client: &LogServiceClient, message: SqsMessage) -> Result<(), ForwardError> {
+    let body = message.body.ok_or(ForwardError::NoBody)?;
+    let entry: LogEntry = serde_json::from_str(&body).map_err(ForwardError::Unparseable)?;
+    client.send(&entry).await?;
+    Ok(())
+}
