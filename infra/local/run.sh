@@ -122,6 +122,7 @@ payrail is running (logs in $STACK_LOG_DIR; Ctrl-C stops everything):
   $API/transactions/count?days=30&card_type=visa
 DynamoDB Local: $AWS_ENDPOINT_URL_DYNAMODB (table $TRANSACTIONS_TABLE); Lambda invoke API: http://127.0.0.1:$LAMBDA_PORT
 Payment gateway: $GATEWAY_URL; log service: $LOG_URL (received errors: $LOG_URL/logs)
+Payment stream: curl -X POST $GATEWAY_URL/start -d '{"count":1000,"duration_seconds":90}' (progress: GET $GATEWAY_URL/start)
 SQS (moto, in memory): $AWS_ENDPOINT_URL_SQS; queues: $ONLINE_QUEUE_URL, $OFFLINE_QUEUE_URL, $LOG_QUEUE_URL
   (dead-letter queues: *DeadLetterQueue; re-drive one: target/debug/redrive --from DLQ_URL --to QUEUE_URL)
 

@@ -212,12 +212,17 @@ start_lambda() {
 }
 
 # start_simulator PORT [ARG...]: the gateway and log service simulator (SPEC §5), ARGs passed
-# on (--latency-ms, --failure-rate, --decline-rate, --seed, ...; see `simulator --help`).
+# on (--latency-ms, --failure-rate, --decline-rate, --seed, ...; see `simulator --help`). Its
+# POST /start emits the payment stream into ONLINE_QUEUE_URL and OFFLINE_QUEUE_URL when set
+# (create_queues sets them).
 start_simulator() {
-  local port=$1
+  local port=$1 queues=()
   shift
   require_free_port "$port" "the gateway simulator"
-  stack_spawn simulator "$STACK_BIN_DIR/simulator" --host 127.0.0.1 --port "$port" "$@"
+  if [[ -n "${ONLINE_QUEUE_URL:-}" && -n "${OFFLINE_QUEUE_URL:-}" ]]; then
+    queues=(--online-queue-url "$ONLINE_QUEUE_URL" --offline-queue-url "$OFFLINE_QUEUE_URL")
+  fi
+  stack_spawn simulator "$STACK_BIN_DIR/simulator" --host 127.0.0.1 --port "$port" "${queues[@]}" "$@"
   stack_wait simulator "${STACK_PGIDS[-1]}" "the gateway simulator on port $port" \
     http_answers "http://127.0.0.1:$port/logs"
   stack_log "gateway and log service simulator on http://127.0.0.1:$port"
