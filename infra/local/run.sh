@@ -3,9 +3,11 @@
 #
 # Installs the local tools (infra/local/install.sh), builds the workspace binaries, starts
 # DynamoDB Local on port 8000 persisting in .local/dynamodb, creates the template's tables,
-# seeds 20 000 transactions once (when the table has no payment yet), starts the functions under
-# cargo lambda watch and the API Gateway emulation, prints the URLs, and waits. Ctrl-C stops
-# everything it started. Data persists between runs; `rm -rf .local/dynamodb` starts afresh.
+# seeds 20 000 transactions once (when the table has no payment yet), starts SQS (moto) on port
+# 9324 and creates the template's queues, starts the functions under cargo lambda watch, the API
+# Gateway and SQS event-source emulations, prints the URLs, and waits. Ctrl-C stops everything
+# it started. Table data persists between runs; `rm -rf .local/dynamodb` starts afresh. moto
+# keeps queues in memory: they are recreated empty at each run (messages do not survive it).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 # shellcheck source=infra/local/stack.sh
@@ -13,6 +15,7 @@ source infra/local/stack.sh
 
 API_PORT="${PORT:-3000}"
 DYNAMODB_PORT="${DYNAMODB_PORT:-8000}"
+SQS_PORT="${SQS_PORT:-9324}"
 SEED_COUNT="${SEED_COUNT:-20000}"
 LOCAL_DIR="$STACK_ROOT/.local"
 mkdir -p "$LOCAL_DIR"
@@ -92,6 +95,9 @@ YAML
     ;;
 esac
 
+start_sqs "$SQS_PORT"
+create_queues
+
 # The gateway and log service simulator on 9090, unless GATEWAY_URL and LOG_URL point elsewhere.
 if [[ -z "${GATEWAY_URL:-}" || -z "${LOG_URL:-}" ]]; then
   SIMULATOR_PORT="${SIMULATOR_PORT:-9090}"
@@ -104,6 +110,7 @@ export GATEWAY_URL LOG_URL
 LAMBDA_PORT="${LAMBDA_PORT:-$(free_port)}"
 start_lambda "$LAMBDA_PORT"
 start_apigw "$API_PORT" "http://127.0.0.1:$LAMBDA_PORT"
+start_event_sources "http://127.0.0.1:$LAMBDA_PORT"
 
 API="http://127.0.0.1:$API_PORT"
 cat <<EOF
@@ -116,6 +123,9 @@ payrail is running (logs in $STACK_LOG_DIR; Ctrl-C stops everything):
   $API/transactions/count?days=30&card_type=visa
 DynamoDB Local: $AWS_ENDPOINT_URL_DYNAMODB (table $TRANSACTIONS_TABLE); Lambda invoke API: http://127.0.0.1:$LAMBDA_PORT
 Payment gateway: $GATEWAY_URL; log service: $LOG_URL (received errors: $LOG_URL/logs)
+Payment stream: curl -X POST $GATEWAY_URL/start -d '{"count":1000,"duration_seconds":90}' (progress: GET $GATEWAY_URL/start)
+SQS (moto, in memory): $AWS_ENDPOINT_URL_SQS; queues: $ONLINE_QUEUE_URL, $OFFLINE_QUEUE_URL, $LOG_QUEUE_URL
+  (dead-letter queues: *DeadLetterQueue; re-drive one: target/debug/redrive --from DLQ_URL --to QUEUE_URL)
 
 Demo users (this local stack only), password '$DEMO_PASSWORD':
   admin (admin), alice (merchant "Alice's Shop"), bob (merchant "Bob's Bikes"), charlie (disabled)

@@ -4,8 +4,13 @@
 #   free_port                               prints a free TCP port (the kernel picks it)
 #   start_dynamodb PORT --in-memory         DynamoDB Local, waits until it answers
 #   start_dynamodb PORT --db-path DIR       ... persisting in DIR
+#   start_sqs PORT                          moto's server (SQS, in memory), waits until it answers;
+#                                           exports AWS_ENDPOINT_URL_SQS and PAYRAIL_SQS_ENDPOINT
+#   create_queues                           the template's queues; exports ONLINE_QUEUE_URL, ... and
+#                                           their *_DEAD_LETTER_QUEUE_URL
 #   start_lambda PORT                       cargo lambda watch (the functions' runtime + invoke API)
 #   start_apigw PORT LAMBDA_URL             the HTTP API emulation (local-stack apigw)
+#   start_event_sources LAMBDA_URL          the SQS event-source emulation (local-stack event-sources)
 #   start_simulator PORT [ARG...]           the gateway and log service simulator
 #   random_key                              prints a fresh random key (for the signing keys)
 #   seed_demo_users                         the demo users of SPEC §7 (local stack only)
@@ -13,7 +18,8 @@
 #
 # Everything started runs in its own process group, logs to $STACK_LOG_DIR/<name>.log, and is
 # stopped (the whole group) when the sourcing script exits or gets INT/TERM.
-# Tables, routes and the functions' environment all come from template.yaml via local-stack.
+# Tables, queues, routes, event sources and the functions' environment all come from
+# template.yaml via local-stack.
 # shellcheck shell=bash
 
 STACK_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -24,12 +30,13 @@ STACK_BIN_DIR="${STACK_BIN_DIR:-$STACK_ROOT/target/debug}"
 LOCAL_STACK="$STACK_BIN_DIR/local-stack"
 CARGO_LAMBDA="$STACK_TOOLS/venv/bin/cargo-lambda"
 STACK_LOG_DIR="${STACK_LOG_DIR:-$STACK_ROOT/.local/logs}"
-# Prepended to table names (tables are the template's logical ids); empty by default.
+# Prepended to table and queue names (both are the template's logical ids); empty by default.
 TABLE_PREFIX="${TABLE_PREFIX:-}"
 # How long to wait for a service to answer, in seconds.
 STACK_START_TIMEOUT="${STACK_START_TIMEOUT:-120}"
 # Environment variables a caller may set to override the template's value (spec section 7).
 # Other knobs: STACK_LOG_DIR, LAMBDA_CONCURRENCY (instances per function, default 2),
+# SQS_POLLERS (pollers per SQS event source, default 2),
 # APIGW_INVOKE_TIMEOUT (seconds per invocation, default 60: a cold instance runs `cargo run`),
 # LAMBDA_RELEASE (non-empty: the functions run as release builds, for benchmarks).
 STACK_ENV_OVERRIDES=(GATEWAY_URL LOG_URL TOKEN_TTL_SECONDS RUST_LOG)
@@ -144,10 +151,41 @@ start_dynamodb() {
   stack_log "DynamoDB Local on http://127.0.0.1:$port ($mode${dir:+ $dir})"
 }
 
+# start_sqs PORT: moto's server as the local SQS. It keeps everything in memory: queues and
+# messages last as long as the process, and create_queues recreates the queues at each start.
+start_sqs() {
+  local port=$1
+  if [[ ! -x "$STACK_TOOLS/venv/bin/moto_server" ]]; then
+    stack_log "moto is not installed: run infra/local/install.sh"
+    return 1
+  fi
+  require_free_port "$port" "the SQS emulator (moto)"
+  stack_spawn sqs "$STACK_TOOLS/venv/bin/moto_server" -H 127.0.0.1 -p "$port"
+  stack_wait sqs "${STACK_PGIDS[-1]}" "the SQS emulator (moto) on port $port" \
+    http_answers "http://127.0.0.1:$port/moto-api/"
+  export AWS_ENDPOINT_URL_SQS="http://127.0.0.1:$port"
+  export PAYRAIL_SQS_ENDPOINT="$AWS_ENDPOINT_URL_SQS"
+  stack_log "SQS (moto, in memory) on $AWS_ENDPOINT_URL_SQS"
+}
+
+# create_queues: the template's queues (dead-letter queues first), and one exported
+# <LOGICAL_ID>_URL variable per queue: ONLINE_QUEUE_URL, ONLINE_DEAD_LETTER_QUEUE_URL, ...
+create_queues() {
+  local lines line
+  lines=$("$LOCAL_STACK" create-queues --template "$STACK_TEMPLATE" --prefix "$TABLE_PREFIX")
+  while IFS= read -r line; do
+    if [[ "$line" == *_URL=* ]]; then
+      export "${line?}"
+    fi
+  done <<<"$lines"
+}
+
 # start_lambda PORT: cargo lambda watch on 127.0.0.1:PORT, run from the repo root with the
 # functions' environment from template.yaml (local-stack env) exported; it passes its own
-# environment to every function. Needs AWS_ENDPOINT_URL_DYNAMODB, CURSOR_KEY and
-# TOKEN_SIGNING_KEY exported (the keys' values: in AWS those variables hold secret ARNs).
+# environment to every function. Needs AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL_SQS,
+# CURSOR_KEY and TOKEN_SIGNING_KEY exported (the keys' values: in AWS those variables hold secret
+# ARNs); the endpoints reach the functions as they are, and queue references in the template
+# resolve to the local queue URLs and ARNs.
 start_lambda() {
   local port=$1 env_lines line key
   require_free_port "$port" "cargo lambda watch"
@@ -175,12 +213,17 @@ start_lambda() {
 }
 
 # start_simulator PORT [ARG...]: the gateway and log service simulator (SPEC §5), ARGs passed
-# on (--latency-ms, --failure-rate, --decline-rate, --seed, ...; see `simulator --help`).
+# on (--latency-ms, --failure-rate, --decline-rate, --seed, ...; see `simulator --help`). Its
+# POST /start emits the payment stream into ONLINE_QUEUE_URL and OFFLINE_QUEUE_URL when set
+# (create_queues sets them).
 start_simulator() {
-  local port=$1
+  local port=$1 queues=()
   shift
   require_free_port "$port" "the gateway simulator"
-  stack_spawn simulator "$STACK_BIN_DIR/simulator" --host 127.0.0.1 --port "$port" "$@"
+  if [[ -n "${ONLINE_QUEUE_URL:-}" && -n "${OFFLINE_QUEUE_URL:-}" ]]; then
+    queues=(--online-queue-url "$ONLINE_QUEUE_URL" --offline-queue-url "$OFFLINE_QUEUE_URL")
+  fi
+  stack_spawn simulator "$STACK_BIN_DIR/simulator" --host 127.0.0.1 --port "$port" "${queues[@]}" "$@"
   stack_wait simulator "${STACK_PGIDS[-1]}" "the gateway simulator on port $port" \
     http_answers "http://127.0.0.1:$port/logs"
   stack_log "gateway and log service simulator on http://127.0.0.1:$port"
@@ -228,4 +271,16 @@ start_apigw() {
     http_answers "http://127.0.0.1:$port/"
   grep '^route ' "$STACK_LOG_DIR/apigw.log" >&2 || true
   stack_log "API on http://127.0.0.1:$port (log: $STACK_LOG_DIR/apigw.log)"
+}
+
+# start_event_sources LAMBDA_URL: the template's SQS event sources (Type: SQS function events)
+# polled and delivered to LAMBDA_URL as Lambda does; needs AWS_ENDPOINT_URL_SQS and the queues.
+start_event_sources() {
+  local lambda_url=$1
+  stack_spawn event-sources "$LOCAL_STACK" event-sources --template "$STACK_TEMPLATE" \
+    --prefix "$TABLE_PREFIX" --lambda-url "$lambda_url" --pollers "${SQS_POLLERS:-2}"
+  stack_wait event-sources "${STACK_PGIDS[-1]}" "the SQS event-source emulation" \
+    grep -q '^SQS event sources' "$STACK_LOG_DIR/event-sources.log"
+  grep -E '^(sqs |no SQS)' "$STACK_LOG_DIR/event-sources.log" >&2 || true
+  stack_log "SQS event sources -> $lambda_url (log: $STACK_LOG_DIR/event-sources.log)"
 }

@@ -3,8 +3,9 @@
 #
 #   infra/local/test-env.sh cargo test --workspace
 #
-# Starts DynamoDB Local (in memory), creates the template's tables, starts the functions under
-# cargo lambda watch and the API Gateway emulation, exports
+# Starts DynamoDB Local (in memory) and SQS (moto), creates the template's tables and queues,
+# starts the functions under cargo lambda watch, the API Gateway and SQS event-source
+# emulations, exports
 #   PAYRAIL_TEST_DYNAMODB_ENDPOINT, AWS_ENDPOINT_URL_DYNAMODB  DynamoDB Local
 #   PAYRAIL_API_URL                                           the HTTP API (API Gateway emulation)
 #   PAYRAIL_LAMBDA_URL                                        the Lambda invoke API (cargo lambda watch)
@@ -12,6 +13,9 @@
 #   TOKEN_SIGNING_KEY, TOKEN_TTL_SECONDS                      as the functions see them
 #   PAYRAIL_DEMO_PASSWORD                                     the seeded demo users' password
 #   PAYRAIL_SIMULATOR_URL, GATEWAY_URL, LOG_URL               the gateway and log service simulator
+#   PAYRAIL_SQS_ENDPOINT, AWS_ENDPOINT_URL_SQS                SQS (moto server)
+#   ONLINE_QUEUE_URL, OFFLINE_QUEUE_URL, LOG_QUEUE_URL and
+#   their ONLINE_DEAD_LETTER_QUEUE_URL, ...                   the template's queues
 # (plus dummy AWS credentials and AWS_REGION), runs the command, stops everything it started
 # and exits with the command's exit status. Logs are kept in .local/test-stack.* when it fails.
 set -euo pipefail
@@ -48,6 +52,9 @@ seed_demo_users
 seed_demo_accounts
 export PAYRAIL_DEMO_PASSWORD="$DEMO_PASSWORD"
 
+start_sqs "$(free_port)"
+create_queues
+
 simulator_port="$(free_port)"
 start_simulator "$simulator_port" --seed 20261121
 export PAYRAIL_SIMULATOR_URL="http://127.0.0.1:$simulator_port"
@@ -60,6 +67,8 @@ export PAYRAIL_LAMBDA_URL="http://127.0.0.1:$lambda_port"
 api_port="$(free_port)"
 start_apigw "$api_port" "$PAYRAIL_LAMBDA_URL"
 export PAYRAIL_API_URL="http://127.0.0.1:$api_port"
+
+start_event_sources "$PAYRAIL_LAMBDA_URL"
 
 stack_log "running: $*"
 set +e

@@ -2,4 +2,5 @@
 pub mod bench;
 pub mod generator;
 pub mod local;
+pub mod redrive;
 pub mod simulator;

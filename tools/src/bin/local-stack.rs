@@ -2,12 +2,14 @@
 //!
 //! ```text
 //! local-stack create-tables --template template.yaml [--prefix P]
+//! local-stack create-queues --template template.yaml [--prefix P]
 //! local-stack env           --template template.yaml [--prefix P]
 //! local-stack apigw         --template template.yaml --port 3000 --lambda-url http://127.0.0.1:9000
+//! local-stack event-sources --template template.yaml --lambda-url http://127.0.0.1:9000 [--prefix P]
 //! ```
 //!
-//! DynamoDB is reached through the standard AWS variables (`AWS_ENDPOINT_URL_DYNAMODB` or
-//! `AWS_ENDPOINT_URL`, `AWS_REGION`, credentials).
+//! DynamoDB and SQS are reached through the standard AWS variables (`AWS_ENDPOINT_URL_DYNAMODB`,
+//! `AWS_ENDPOINT_URL_SQS` or `AWS_ENDPOINT_URL`, `AWS_REGION`, credentials).
 
 use std::io::IsTerminal as _;
 use std::path::PathBuf;
@@ -18,6 +20,8 @@ use aws_config::BehaviorVersion;
 use clap::{Parser, Subcommand};
 use payrail_tools::local::apigw::{ApiGwOptions, routes_from_template, serve_with};
 use payrail_tools::local::env::{function_environment, render};
+use payrail_tools::local::queues::{create_queues, queues_from_template};
+use payrail_tools::local::sqs::{self, PollerContext, event_sources_from_template};
 use payrail_tools::local::tables::{create_tables, tables_from_template};
 use payrail_tools::local::template::Template;
 
@@ -35,6 +39,15 @@ enum Command {
         #[arg(long, default_value = "template.yaml")]
         template: PathBuf,
         /// Prepended to each table's logical id to make its local name.
+        #[arg(long, default_value = "")]
+        prefix: String,
+    },
+    /// Creates the template's SQS queues, dead-letter queues first (existing ones are left
+    /// alone), and prints `<LOGICAL_ID_IN_SNAKE_CASE>_URL=<url>` lines (e.g. ONLINE_QUEUE_URL).
+    CreateQueues {
+        #[arg(long, default_value = "template.yaml")]
+        template: PathBuf,
+        /// Prepended to each queue's logical id to make its local name.
         #[arg(long, default_value = "")]
         prefix: String,
     },
@@ -59,6 +72,25 @@ enum Command {
         lambda_url: String,
         /// Seconds one invocation may take (API Gateway: 30).
         #[arg(long, default_value_t = 30)]
+        invoke_timeout: u64,
+    },
+    /// Polls the template's SQS event sources and invokes their functions through
+    /// `cargo lambda watch` (batches, windows and partial batch failures as Lambda does).
+    EventSources {
+        #[arg(long, default_value = "template.yaml")]
+        template: PathBuf,
+        /// Base URL of the Lambda invoke API (`cargo lambda watch`).
+        #[arg(long, default_value = "http://127.0.0.1:9000")]
+        lambda_url: String,
+        /// Prepended to queue logical ids (as for create-queues).
+        #[arg(long, default_value = "")]
+        prefix: String,
+        /// Pollers per event source, so that batches run in parallel.
+        #[arg(long, env = "SQS_POLLERS", default_value_t = 2)]
+        pollers: usize,
+        /// Seconds one invocation may take before its batch counts as failed (a cold instance
+        /// of `cargo lambda watch` compiles the function first).
+        #[arg(long, default_value_t = 300)]
         invoke_timeout: u64,
     },
 }
@@ -95,6 +127,52 @@ async fn main() -> anyhow::Result<()> {
                     );
                 }
             }
+        }
+        Command::CreateQueues { template, prefix } => {
+            let template = Template::load(&template)?;
+            let queues = queues_from_template(&template)?;
+            let config = aws_config::defaults(BehaviorVersion::latest()).load().await;
+            let client = aws_sdk_sqs::Client::new(&config);
+            for outcome in create_queues(&client, &queues, &prefix).await? {
+                let what = if outcome.created {
+                    "created"
+                } else {
+                    "exists "
+                };
+                eprintln!("{what} {} {}", outcome.queue_name, outcome.url);
+                println!(
+                    "{}_URL={}",
+                    screaming_snake(&outcome.logical_id),
+                    outcome.url
+                );
+            }
+        }
+        Command::EventSources {
+            template,
+            lambda_url,
+            prefix,
+            pollers,
+            invoke_timeout,
+        } => {
+            let template = Template::load(&template)?;
+            let sources = event_sources_from_template(&template)?;
+            for source in &sources {
+                println!("{}", source.describe());
+            }
+            if sources.is_empty() {
+                println!("no SQS event source in the template");
+            }
+            let config = aws_config::defaults(BehaviorVersion::latest()).load().await;
+            let context = PollerContext {
+                sqs: aws_sdk_sqs::Client::new(&config),
+                http: reqwest::Client::builder()
+                    .timeout(Duration::from_secs(invoke_timeout))
+                    .build()?,
+                lambda_url: lambda_url.trim_end_matches('/').to_owned(),
+                prefix,
+            };
+            println!("SQS event sources -> {lambda_url} ({pollers} pollers each)");
+            sqs::run(context, sources, pollers, shutdown_signal()).await;
         }
         Command::Env { template, prefix } => {
             let template = Template::load(&template)?;
@@ -135,6 +213,18 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// `OnlineDeadLetterQueue` → `ONLINE_DEAD_LETTER_QUEUE`.
+fn screaming_snake(id: &str) -> String {
+    let mut out = String::with_capacity(id.len() + 8);
+    for (i, c) in id.chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            out.push('_');
+        }
+        out.push(c.to_ascii_uppercase());
+    }
+    out
 }
 
 async fn shutdown_signal() {

@@ -5,11 +5,14 @@
 //!           --failures server-error,throttle,timeout,reset --seed 1
 //! ```
 //!
-//! Gateway: `POST /payment`, `POST /refund`; log service: `POST /log`, `GET /logs`; for tests:
+//! Gateway: `POST /payment`, `POST /refund`; log service: `POST /log`, `GET /logs`; upstream
+//! stream: `POST|GET /start` into `--online-queue-url` / `--offline-queue-url` (SQS reached
+//! through the standard AWS variables, e.g. `AWS_ENDPOINT_URL_SQS`); for tests:
 //! `GET /charges`, `GET|PUT /behaviour`. Point `GATEWAY_URL` and `LOG_URL` at it.
 
+use aws_config::BehaviorVersion;
 use clap::Parser;
-use payrail_tools::simulator::{Behaviour, FailureKind, Simulator, router};
+use payrail_tools::simulator::{Behaviour, FailureKind, Simulator, StreamTarget, router};
 use std::process::ExitCode;
 
 #[derive(Debug, Parser)]
@@ -51,6 +54,12 @@ struct Args {
     log_failure_rate: f64,
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Queue of the online payments `/start` emits.
+    #[arg(long, env = "ONLINE_QUEUE_URL")]
+    online_queue_url: Option<String>,
+    /// Queue of the offline payments `/start` emits.
+    #[arg(long, env = "OFFLINE_QUEUE_URL")]
+    offline_queue_url: Option<String>,
 }
 
 #[tokio::main]
@@ -90,7 +99,18 @@ async fn main() -> ExitCode {
     if let Ok(address) = listener.local_addr() {
         println!("gateway and log service simulator on http://{address} ({behaviour:?})");
     }
-    let app = router(Simulator::new(behaviour));
+    let sqs = if args.online_queue_url.is_some() || args.offline_queue_url.is_some() {
+        let config = aws_config::defaults(BehaviorVersion::latest()).load().await;
+        Some(aws_sdk_sqs::Client::new(&config))
+    } else {
+        None
+    };
+    let target = StreamTarget {
+        sqs,
+        online_queue_url: args.online_queue_url,
+        offline_queue_url: args.offline_queue_url,
+    };
+    let app = router(Simulator::with_stream(behaviour, target));
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };

@@ -41,7 +41,7 @@
 //! In all these cases the counters are never higher than the items stored.
 
 pub mod config;
-mod data;
+pub(crate) mod data;
 mod writer;
 
 pub use config::{Config, ConfigError, CredentialSource, client};

@@ -7,9 +7,11 @@
 //! [`Resolver`] evaluates what can be known on a laptop: `Ref` to a parameter (its `Default`),
 //! to a DynamoDB table (its local name: prefix + logical id) and to the pseudo parameters,
 //! `Fn::Sub`, `Fn::If` (with the template's `Conditions` evaluated on parameter defaults),
-//! `Fn::Join`, `Fn::Select`, `Fn::FindInMap`, `Fn::Equals/Not/And/Or`. Anything that only exists
-//! in a deployed stack (`Fn::GetAtt`, `Ref` to other resources, `{{resolve:...}}` dynamic
-//! references) is [`ResolveError::Unresolvable`], so callers can fall back to something else.
+//! `Fn::Join`, `Fn::Select`, `Fn::FindInMap`, `Fn::Equals/Not/And/Or`, and an SQS queue's
+//! local identity ([`LocalQueue`]: `Ref` → its URL when the SQS endpoint is known,
+//! `Fn::GetAtt .Arn` / `.QueueName` / `.QueueUrl`). Anything that only exists in a deployed
+//! stack (other `Fn::GetAtt`, `Ref` to other resources, `{{resolve:...}}` dynamic references)
+//! is [`ResolveError::Unresolvable`], so callers can fall back to something else.
 
 use std::path::Path;
 
@@ -18,6 +20,8 @@ use serde_norway::{Mapping, Value};
 
 /// Resource type of a DynamoDB table.
 pub const TABLE_TYPE: &str = "AWS::DynamoDB::Table";
+/// Resource type of an SQS queue.
+pub const QUEUE_TYPE: &str = "AWS::SQS::Queue";
 /// Resource type of a SAM function.
 pub const FUNCTION_TYPE: &str = "AWS::Serverless::Function";
 
@@ -166,6 +170,37 @@ pub struct Resolver<'t> {
     template: &'t Template,
     prefix: String,
     region: String,
+    sqs_endpoint: Option<String>,
+}
+
+/// Where the local stack's copy of a template queue lives: the name is prefix + logical id
+/// (+ `.fifo` for a FIFO queue, which SQS requires), and the URL and ARN are the shapes moto
+/// (and SQS) give: `{endpoint}/{account}/{name}` and `arn:aws:sqs:{region}:{account}:{name}`,
+/// with the local account id (moto's default account).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalQueue {
+    pub name: String,
+    pub arn: String,
+    /// None when the SQS endpoint is not known.
+    pub url: Option<String>,
+}
+
+impl LocalQueue {
+    /// The local identity of the queue `logical_id` (`fifo`: whether it is a FIFO queue).
+    pub fn new(
+        prefix: &str,
+        logical_id: &str,
+        fifo: bool,
+        region: &str,
+        endpoint: Option<&str>,
+    ) -> Self {
+        let name = format!("{prefix}{logical_id}{}", if fifo { ".fifo" } else { "" });
+        Self {
+            arn: format!("arn:aws:sqs:{region}:{LOCAL_ACCOUNT_ID}:{name}"),
+            url: endpoint.map(|e| format!("{}/{LOCAL_ACCOUNT_ID}/{name}", e.trim_end_matches('/'))),
+            name,
+        }
+    }
 }
 
 impl<'t> Resolver<'t> {
@@ -175,7 +210,35 @@ impl<'t> Resolver<'t> {
             template,
             prefix: prefix.to_owned(),
             region: region.to_owned(),
+            sqs_endpoint: None,
         }
+    }
+
+    /// The SQS endpoint (`AWS_ENDPOINT_URL_SQS`) that makes `!Ref <Queue>` resolvable: without
+    /// it a queue's URL is [`ResolveError::Unresolvable`] (its ARN and name are still known).
+    #[must_use]
+    pub fn with_sqs_endpoint(mut self, endpoint: Option<String>) -> Self {
+        self.sqs_endpoint = endpoint;
+        self
+    }
+
+    /// The local identity of the template's queue `logical_id`, None if it is not a queue.
+    pub fn local_queue(&self, logical_id: &str) -> Option<LocalQueue> {
+        let queue = self.template.resource(logical_id)?;
+        if queue.kind != QUEUE_TYPE {
+            return None;
+        }
+        let fifo = queue
+            .properties
+            .get("FifoQueue")
+            .is_some_and(|v| matches!(self.resolve_bool(v), Ok(Some(true))));
+        Some(LocalQueue::new(
+            &self.prefix,
+            logical_id,
+            fifo,
+            &self.region,
+            self.sqs_endpoint.as_deref(),
+        ))
     }
 
     /// Deep-resolves a value. `Ok(None)` is `AWS::NoValue` (the property is to be dropped).
@@ -395,6 +458,9 @@ impl<'t> Resolver<'t> {
                 self.resolve_at(found, depth)
             }
             "Fn::GetAtt" => {
+                if let Some(value) = self.queue_attribute(arg) {
+                    return Ok(Some(Value::String(value)));
+                }
                 let what = match arg {
                     Value::String(s) => s.clone(),
                     Value::Sequence(parts) => parts
@@ -431,6 +497,12 @@ impl<'t> Resolver<'t> {
         }
         match self.template.resource(target) {
             Some(r) if r.kind == TABLE_TYPE => Ok(Some(format!("{}{}", self.prefix, target))),
+            Some(r) if r.kind == QUEUE_TYPE => match self.local_queue(target).and_then(|q| q.url) {
+                Some(url) => Ok(Some(url)),
+                None => Err(ResolveError::Unresolvable(format!(
+                    "!Ref {target} (a queue URL, known once AWS_ENDPOINT_URL_SQS is set)"
+                ))),
+            },
             Some(r) => Err(ResolveError::Unresolvable(format!(
                 "!Ref {target} (a {})",
                 r.kind
@@ -438,6 +510,22 @@ impl<'t> Resolver<'t> {
             None => Err(invalid(format!(
                 "!Ref {target}: no such parameter or resource"
             ))),
+        }
+    }
+
+    /// `!GetAtt <Queue>.Arn|QueueName|QueueUrl` of a template queue, when known locally.
+    fn queue_attribute(&self, arg: &Value) -> Option<String> {
+        let (id, attribute) = match arg {
+            Value::String(s) => s.split_once('.')?,
+            Value::Sequence(parts) if parts.len() == 2 => (parts[0].as_str()?, parts[1].as_str()?),
+            _ => return None,
+        };
+        let queue = self.local_queue(id)?;
+        match attribute {
+            "Arn" => Some(queue.arn),
+            "QueueName" => Some(queue.name),
+            "QueueUrl" => queue.url,
+            _ => None,
         }
     }
 
@@ -478,7 +566,10 @@ impl<'t> Resolver<'t> {
                     .ok_or_else(|| invalid(format!("!Sub variable {var} is not a scalar")))?;
                 out.push_str(&s);
             } else if var.contains('.') && !var.starts_with("AWS::") {
-                return Err(ResolveError::Unresolvable(format!("!GetAtt {var}")));
+                let value = self
+                    .queue_attribute(&Value::String(var.to_owned()))
+                    .ok_or_else(|| ResolveError::Unresolvable(format!("!GetAtt {var}")))?;
+                out.push_str(&value);
             } else {
                 match self.reference(var)? {
                     Some(s) => out.push_str(&s),
@@ -604,6 +695,7 @@ Resources:
         for text in [
             "!GetAtt Table.Arn",
             "!Ref Queue",
+            "!GetAtt Queue.QueueUrl",
             "!Ref NoDefault",
             "!Sub '{{resolve:secretsmanager:${Queue}:SecretString}}'",
             "'{{resolve:ssm:/x}}'",
@@ -619,6 +711,30 @@ Resources:
             r.resolve(&yaml("!Ref Nowhere")?),
             Err(ResolveError::Invalid(_))
         ));
+        Ok(())
+    }
+
+    #[test]
+    fn a_queue_resolves_to_its_local_url_arn_and_name() -> anyhow::Result<()> {
+        let t = template()?;
+        let r = Resolver::new(&t, "p_", "eu-west-1")
+            .with_sqs_endpoint(Some("http://127.0.0.1:9324/".into()));
+        assert_eq!(
+            r.resolve_string(&yaml("!Ref Queue")?)?,
+            Some("http://127.0.0.1:9324/123456789012/p_Queue".into())
+        );
+        assert_eq!(
+            r.resolve_string(&yaml("!GetAtt Queue.Arn")?)?,
+            Some("arn:aws:sqs:eu-west-1:123456789012:p_Queue".into())
+        );
+        assert_eq!(
+            r.resolve_string(&yaml("{ 'Fn::GetAtt': [Queue, QueueName] }")?)?,
+            Some("p_Queue".into())
+        );
+        assert_eq!(
+            r.resolve_string(&yaml("!Sub '${Queue}?x'")?)?,
+            Some("http://127.0.0.1:9324/123456789012/p_Queue?x".into())
+        );
         Ok(())
     }
 }

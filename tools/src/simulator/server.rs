@@ -1,9 +1,10 @@
 //! The simulator's HTTP side: the gateway (`/payment`, `/refund`), the log service (`/log`,
-//! `/logs`), and a view of what it charged (`/charges`) and its behaviour (`/behaviour`) for
-//! tests. Card numbers it receives are reduced to their last four digits at once: they are
+//! `/logs`), the upstream payment stream (`/start`, see [`super::stream`]), and a view of what
+//! it charged (`/charges`) and its behaviour (`/behaviour`) for tests. Card numbers it receives are reduced to their last four digits at once: they are
 //! never stored, logged or answered.
 
 use super::behaviour::{Behaviour, FailureKind};
+use super::stream::{Stream, StreamTarget, get_start, post_start};
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -66,16 +67,29 @@ struct Ledger {
 pub struct Simulator {
     behaviour: Mutex<Behaviour>,
     ledger: Mutex<Ledger>,
+    stream: Stream,
 }
 
 type Shared = Arc<Simulator>;
 
 impl Simulator {
+    /// A simulator without queues (`/start` answers 503).
     pub fn new(behaviour: Behaviour) -> Shared {
+        Self::with_stream(behaviour, StreamTarget::default())
+    }
+
+    /// A simulator whose `/start` emits into `target`'s queues.
+    pub fn with_stream(behaviour: Behaviour, target: StreamTarget) -> Shared {
         Arc::new(Simulator {
             behaviour: Mutex::new(behaviour),
             ledger: Mutex::new(Ledger::default()),
+            stream: Stream::new(target),
         })
+    }
+
+    /// The `/start` stream.
+    pub fn stream(&self) -> &Stream {
+        &self.stream
     }
 
     fn behaviour(&self) -> Behaviour {
@@ -109,6 +123,7 @@ pub fn router(simulator: Shared) -> Router {
         .route("/logs", get(logs))
         .route("/charges", get(charges))
         .route("/behaviour", get(get_behaviour).put(put_behaviour))
+        .route("/start", get(get_start).post(post_start))
         .with_state(simulator)
 }
 

@@ -3,6 +3,8 @@
 
 #![allow(dead_code, reason = "each test file uses part of the helper")]
 
+pub mod sqs;
+
 use payrail_tools::simulator::{Behaviour, Charge, FailureKind, LogEntry, Simulator, router};
 use std::sync::Arc;
 

@@ -283,31 +283,10 @@ async fn invoke_raw(
     binary: &str,
     event: &serde_json::Value,
 ) -> anyhow::Result<Vec<u8>> {
-    let url = format!(
-        "{}/2015-03-31/functions/{binary}/invocations",
-        state.options.lambda_url
-    );
-    let response = state
-        .client
-        .post(&url)
-        .json(event)
-        .send()
-        .await
-        .map_err(|e| anyhow::anyhow!("POST {url}: {e}"))?;
-    let status = response.status();
-    let function_error = response
-        .headers()
-        .get("x-amz-function-error")
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
-    let output = response.bytes().await?;
-    if !status.is_success() || function_error.is_some() {
-        anyhow::bail!(
-            "the function failed ({status}{}): {}",
-            function_error.map(|e| format!(", {e}")).unwrap_or_default(),
-            String::from_utf8_lossy(&output)
-        );
-    }
-    Ok(output.to_vec())
+    Ok(
+        crate::local::invoke::invoke(&state.client, &state.options.lambda_url, binary, event)
+            .await?,
+    )
 }
 
 fn into_response(out: HttpResponse, request_id: &str) -> Response {
