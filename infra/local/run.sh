@@ -34,7 +34,9 @@ for name in cursor-key token-signing-key; do
 done
 CURSOR_KEY="$(<"$LOCAL_DIR/cursor-key")"
 TOKEN_SIGNING_KEY="$(<"$LOCAL_DIR/token-signing-key")"
-export CURSOR_KEY TOKEN_SIGNING_KEY
+# The card data key: a fresh one per run is enough (moto forgets the queues at each run).
+CARD_DATA_KEY="$(random_key)"
+export CURSOR_KEY TOKEN_SIGNING_KEY CARD_DATA_KEY
 
 start_dynamodb "$DYNAMODB_PORT" --db-path "$LOCAL_DIR/dynamodb"
 export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$DYNAMODB_PORT"

@@ -36,8 +36,9 @@ cargo build --workspace --bins
 
 # Fresh signing keys for pagination cursors and access tokens (from Secrets Manager in AWS).
 CURSOR_KEY="$(random_key)"
+CARD_DATA_KEY="$(random_key)"
 TOKEN_SIGNING_KEY="$(random_key)"
-export CURSOR_KEY TOKEN_SIGNING_KEY
+export CURSOR_KEY TOKEN_SIGNING_KEY CARD_DATA_KEY
 export TOKEN_TTL_SECONDS="${TOKEN_TTL_SECONDS:-30}"
 
 dynamodb_port="$(free_port)"

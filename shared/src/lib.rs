@@ -17,5 +17,6 @@ pub mod reports;
 pub mod secrets;
 pub mod sqs_batch;
 pub mod store;
+pub mod stream;
 pub mod telemetry;
 pub mod users;

@@ -29,7 +29,7 @@ fn charge(amount: u64) -> Result<ChargeRequest, Box<dyn std::error::Error>> {
         payment_id: PaymentId::new(),
         account_id: AccountId::new(7),
         payment_type: PaymentType::Online,
-        credit_card: CardNumber::parse(VISA)?,
+        credit_card: CardNumber::parse(VISA)?.into(),
         amount: MinorUnits::new(amount)?,
     })
 }

@@ -6,7 +6,7 @@
 //! nonce is 96 random bits from the OS CSPRNG. The associated data binds the ciphertext to its
 //! version, key id and payment id: a sealed card copied onto another payment does not open.
 
-use crate::domain::card::CardNumber;
+use crate::domain::card::{CardNumber, FingerprintKey};
 use crate::domain::ids::PaymentId;
 use crate::secrets::{SecretError, SecretSource, SecretValue};
 use aes_gcm::aead::rand_core::RngCore;
@@ -149,6 +149,7 @@ impl CardKey {
 /// pending, previous). Build one per cold start.
 pub struct CardCipher {
     current: CardKey,
+    fingerprint: Vec<u8>,
     /// Current first.
     verifying: Vec<CardKey>,
 }
@@ -198,7 +199,11 @@ impl CardCipher {
                 min: Self::MIN_SECRET_LEN,
             });
         }
+        let mut fingerprint = vec![0u8; 32];
+        let _ = Hkdf::<Sha256>::new(Some(HKDF_SALT), current.expose())
+            .expand(b"payrail card fingerprint v1", &mut fingerprint);
         Ok(CardCipher {
+            fingerprint,
             current: CardKey::derive(current),
             verifying: std::iter::once(current)
                 .chain(others)
@@ -214,6 +219,11 @@ impl CardCipher {
 
     /// Seals `card` for `payment_id` with the current key and a fresh random nonce.
     pub fn seal(&self, card: &CardNumber, payment_id: PaymentId) -> Result<SealedCard, SealError> {
+        self.seal_text(card.expose(), payment_id)
+    }
+
+    /// Seals any secret the gateway needs (a card number, a wallet token) for `payment_id`.
+    pub fn seal_text(&self, secret: &str, payment_id: PaymentId) -> Result<SealedCard, SealError> {
         let mut nonce = [0u8; NONCE_LEN];
         OsRng.try_fill_bytes(&mut nonce).map_err(|_| SealError)?;
         let aad = associated_data(&self.current.kid, payment_id);
@@ -223,7 +233,7 @@ impl CardCipher {
             .encrypt(
                 &Nonce::from(nonce),
                 Payload {
-                    msg: card.expose().as_bytes(),
+                    msg: secret.as_bytes(),
                     aad: aad.as_bytes(),
                 },
             )
@@ -245,6 +255,16 @@ impl CardCipher {
         sealed: &SealedCard,
         payment_id: PaymentId,
     ) -> Result<CardNumber, OpenError> {
+        let text = self.open_text(sealed, payment_id)?;
+        CardNumber::parse(&text).map_err(|_| OpenError::NotACard)
+    }
+
+    /// Opens what [`Self::seal_text`] sealed.
+    pub fn open_text(
+        &self,
+        sealed: &SealedCard,
+        payment_id: PaymentId,
+    ) -> Result<String, OpenError> {
         let kid = sealed.kid();
         let payload = sealed.payload();
         let (nonce, ciphertext) = payload
@@ -269,8 +289,13 @@ impl CardCipher {
                     .ok()
             })
             .ok_or(OpenError::Rejected)?;
-        let text = String::from_utf8(plain).map_err(|_| OpenError::NotACard)?;
-        CardNumber::parse(&text).map_err(|_| OpenError::NotACard)
+        String::from_utf8(plain).map_err(|_| OpenError::NotACard)
+    }
+
+    /// The key of card fingerprints (an HMAC of the number), derived from the current secret
+    /// for this purpose only.
+    pub fn fingerprint_key(&self) -> FingerprintKey {
+        FingerprintKey::new(self.fingerprint.clone())
     }
 }
 

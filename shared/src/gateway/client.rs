@@ -24,8 +24,31 @@ pub struct ChargeRequest {
     pub payment_id: PaymentId,
     pub account_id: AccountId,
     pub payment_type: PaymentType,
-    pub credit_card: CardNumber,
+    pub credit_card: Charged,
     pub amount: MinorUnits,
+}
+
+/// What the gateway charges: a card number, or a wallet's token (sent in `credit_card`). Both
+/// print masked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Charged {
+    Card(CardNumber),
+    Wallet(crate::payments::request::WalletToken),
+}
+
+impl Charged {
+    pub fn expose(&self) -> &str {
+        match self {
+            Charged::Card(number) => number.expose(),
+            Charged::Wallet(token) => token.expose(),
+        }
+    }
+}
+
+impl From<CardNumber> for Charged {
+    fn from(number: CardNumber) -> Self {
+        Charged::Card(number)
+    }
 }
 
 /// The `/payment` body of SPEC §5, borrowed from a [`ChargeRequest`] just for the call.
@@ -137,7 +160,7 @@ mod tests {
             payment_id: id,
             account_id: AccountId::new(42),
             payment_type: PaymentType::Online,
-            credit_card: CardNumber::parse("4111 1111 1111 1111")?,
+            credit_card: CardNumber::parse("4111 1111 1111 1111")?.into(),
             amount: MinorUnits::new(13370)?,
         };
         assert_eq!(

@@ -5,7 +5,7 @@ mod client;
 mod outcome;
 
 pub use crate::outbound::{ClientConfigError, Timeouts};
-pub use client::{ChargeRequest, GatewayClient, RefundRequest};
+pub use client::{ChargeRequest, Charged, GatewayClient, RefundRequest};
 pub use outcome::{
     ChargeOutcome, MAX_REASON, RefundOutcome, Rejection, TransientFailure, TransientKind, Verdict,
     classify,

@@ -9,5 +9,5 @@ pub mod service;
 pub use idempotency::{DynamoIdempotency, IdempotencyKey};
 pub use message::StreamMessage;
 pub use request::CreatePayment;
-pub use sealing::SealCards;
+pub use sealing::{SealCards, SealingError};
 pub use service::{Outcome, Payments};

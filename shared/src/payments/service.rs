@@ -99,13 +99,20 @@ impl<Q: SendMessage, S: SealCards> Payments<Q, S> {
             merchant: Some(merchant.to_owned()),
         };
         // Only an online payment still to be charged keeps its card (sealed) until it is final.
-        let sealed = (payment.payment_type == PaymentType::Online).then(|| {
-            let secret = match &request.instrument {
-                Instrument::Card(card) => card.number.expose(),
-                Instrument::Wallet { token, .. } => token.expose(),
-            };
-            self.cards.seal(secret, &payment.id)
-        });
+        let sealed = match payment.payment_type {
+            PaymentType::Online => {
+                let secret = match &request.instrument {
+                    Instrument::Card(card) => card.number.expose(),
+                    Instrument::Wallet { token, .. } => token.expose(),
+                };
+                let sealed = self
+                    .cards
+                    .seal(secret, &payment.id)
+                    .map_err(|e| ApiError::Internal(e.to_string()))?;
+                Some(sealed)
+            }
+            PaymentType::Offline => None,
+        };
         if let (PaymentStatus::Pending, Some(sealed)) = (status, &sealed) {
             // Checked before the send: a message must not outlive a refused request.
             if self

@@ -1,0 +1,36 @@
+//! POST /payments/{id}/process: wires the payments store, the online queue and the card cipher
+//! into the process handler.
+
+use lambda_http::{Error, Request, run, service_fn};
+use payrail_shared::accounts::DynamoAccounts;
+use payrail_shared::cards::CardCipher;
+use payrail_shared::http::payments::process_payment;
+use payrail_shared::payments::Payments;
+use payrail_shared::queue::SqsQueue;
+use payrail_shared::store::payments::DynamoPayments;
+use payrail_shared::{config, domain::SystemClock, telemetry};
+use std::sync::Arc;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    telemetry::init();
+    let table = config::required_env("TRANSACTIONS_TABLE")?;
+    let accounts_table = config::required_env("ACCOUNTS_TABLE")?;
+    let online_queue = config::required_env("ONLINE_QUEUE_URL")?;
+    let sdk = config::aws().await;
+    let cards = CardCipher::from_env(&sdk).await?;
+    let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+    let accounts = DynamoAccounts::new(dynamodb.clone(), accounts_table);
+    let payments = Payments {
+        store: DynamoPayments::new(dynamodb, table, accounts),
+        online: SqsQueue::new(aws_sdk_sqs::Client::new(&sdk), online_queue),
+        fingerprint_key: cards.fingerprint_key(),
+        cards,
+        clock: Arc::new(SystemClock),
+    };
+    let payments = &payments;
+    run(service_fn(move |request: Request| async move {
+        Ok::<_, Error>(process_payment(payments, request).await)
+    }))
+    .await
+}

@@ -1,0 +1,47 @@
+//! The online queue's consumer: wires the store, the gateway client, the card cipher, the error
+//! reporter and the redelivery policy into the validator.
+
+use aws_lambda_events::event::sqs::SqsEvent;
+use lambda_runtime::{Error, LambdaEvent, run, service_fn};
+use payrail_shared::accounts::DynamoAccounts;
+use payrail_shared::cards::CardCipher;
+use payrail_shared::gateway::GatewayClient;
+use payrail_shared::logservice::SqsErrorReporter;
+use payrail_shared::outbound::Timeouts;
+use payrail_shared::store::payments::DynamoPayments;
+use payrail_shared::stream::{Redelivery, Validator};
+use payrail_shared::{config, domain::SystemClock, telemetry};
+use std::sync::Arc;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    telemetry::init();
+    let table = config::required_env("TRANSACTIONS_TABLE")?;
+    let accounts_table = config::required_env("ACCOUNTS_TABLE")?;
+    let queue_url = config::required_env("ONLINE_QUEUE_URL")?;
+    let log_queue = config::required_env("LOG_QUEUE_URL")?;
+    let gateway_url = config::required_env("GATEWAY_URL")?;
+    let max_receive_count = config::env_u64("MAX_RECEIVE_COUNT", 5, 1, 1000)?;
+    let sdk = config::aws().await;
+    let cards = CardCipher::from_env(&sdk).await?;
+    let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let validator = Validator {
+        store: DynamoPayments::new(
+            dynamodb.clone(),
+            table,
+            DynamoAccounts::new(dynamodb, accounts_table),
+        ),
+        gateway: GatewayClient::new(&gateway_url, Timeouts::DEFAULT)?,
+        fingerprint_key: cards.fingerprint_key(),
+        cards,
+        reporter: Arc::new(SqsErrorReporter::new(sqs.clone(), log_queue)),
+        redelivery: Redelivery::new(sqs, queue_url, u32::try_from(max_receive_count)?),
+        clock: Arc::new(SystemClock),
+    };
+    let validator = &validator;
+    run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
+        Ok::<_, Error>(validator.handle(event.payload).await)
+    }))
+    .await
+}

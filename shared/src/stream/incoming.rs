@@ -1,0 +1,142 @@
+//! A stream message read into a payment: every field checked as the API checks it, the card's
+//! brand taken from its number (never from the message), the card opened from its sealed form
+//! (or taken as sent, for upstream producers that send it in clear).
+
+use crate::domain::{
+    AccountId, CardNumber, CardSummary, CardType, Country, Currency, FingerprintKey, MinorUnits,
+    Payment, PaymentId, PaymentMethod, PaymentStatus, Timestamp,
+};
+use crate::gateway::Charged;
+use crate::payments::request::WalletToken;
+use crate::payments::{SealCards, StreamMessage};
+
+/// Values a message may leave out (upstream producers send only the SPEC §4 core).
+pub const DEFAULT_CURRENCY: &str = "EUR";
+pub const DEFAULT_COUNTRY: &str = "DE";
+pub const DEFAULT_VENDOR: &str = "upstream";
+
+/// A message that can never be processed, however often it is retried.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid stream message: {0}")]
+pub struct Invalid(pub String);
+
+/// The body parsed, with the payment id when at least that could be read.
+pub fn parse(body: &str) -> Result<StreamMessage, (Option<PaymentId>, Invalid)> {
+    serde_json::from_str::<StreamMessage>(body).map_err(|e| {
+        let id = serde_json::from_str::<serde_json::Value>(body)
+            .ok()
+            .and_then(|v| {
+                v["payment_id"]
+                    .as_str()
+                    .and_then(|s| PaymentId::parse(s).ok())
+            });
+        // serde's message names the field and type, never the value.
+        (id, Invalid(format!("body: {e}")))
+    })
+}
+
+/// Whether `credit_card` is a sealed value (`v1.<kid>.<payload>`) rather than a clear number.
+fn is_sealed(value: &str) -> bool {
+    value.starts_with("v1.")
+}
+
+pub struct Incoming {
+    pub payment: Payment,
+    pub charged: Charged,
+    /// The sealed form to keep on a pending payment.
+    pub sealed: String,
+}
+
+/// The payment a message describes, in `status`, created now unless the message says when.
+pub fn read(
+    message: &StreamMessage,
+    status: PaymentStatus,
+    cards: &impl SealCards,
+    fingerprint_key: &FingerprintKey,
+    now: Timestamp,
+) -> Result<Incoming, Invalid> {
+    let id =
+        PaymentId::parse(&message.payment_id).map_err(|e| Invalid(format!("payment_id {e}")))?;
+    let amount = MinorUnits::new(message.amount).map_err(|e| Invalid(format!("amount {e}")))?;
+    let currency = Currency::parse(message.currency.as_deref().unwrap_or(DEFAULT_CURRENCY))
+        .map_err(|e| Invalid(format!("currency {e}")))?;
+    let country = Country::parse(message.country.as_deref().unwrap_or(DEFAULT_COUNTRY))
+        .map_err(|e| Invalid(format!("country {e}")))?;
+    let method = match message.method.as_deref() {
+        None | Some("credit_card") => PaymentMethod::CreditCard,
+        Some("debit_card") => PaymentMethod::DebitCard,
+        Some("wallet") => PaymentMethod::Wallet,
+        Some(_) => {
+            return Err(Invalid(
+                "method must be credit_card, debit_card or wallet".into(),
+            ));
+        }
+    };
+    let (clear, sealed) = if is_sealed(&message.credit_card) {
+        let clear = cards
+            .open(&message.credit_card, &id)
+            .map_err(|e| Invalid(format!("credit_card: {e}")))?;
+        (clear, message.credit_card.clone())
+    } else {
+        let sealed = cards
+            .seal(&message.credit_card, &id)
+            .map_err(|e| Invalid(format!("credit_card: {e}")))?;
+        (message.credit_card.clone(), sealed)
+    };
+    let (charged, card_type, card) = match method {
+        PaymentMethod::Wallet => {
+            let provider = message
+                .card_type
+                .as_deref()
+                .and_then(|t| CardType::parse(t).ok())
+                .filter(CardType::is_wallet)
+                .ok_or_else(|| Invalid("card_type must name the wallet provider".into()))?;
+            (Charged::Wallet(WalletToken::new(clear)), provider, None)
+        }
+        _ => {
+            let number =
+                CardNumber::parse(&clear).map_err(|e| Invalid(format!("credit_card {e}")))?;
+            let summary = CardSummary::of(
+                &number,
+                message.exp_month.unwrap_or(0),
+                message.exp_year.unwrap_or(0),
+                fingerprint_key,
+            );
+            let brand = number.brand();
+            (Charged::Card(number), brand, Some(summary))
+        }
+    };
+    let vendor = message
+        .vendor
+        .clone()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| DEFAULT_VENDOR.to_owned());
+    let created_at = message.created_at.map_or(now, Timestamp::from_millis);
+    let payment = Payment {
+        id,
+        account_id: AccountId::new(message.account_id.get()),
+        payment_type: message.payment_type,
+        method,
+        card_type,
+        card,
+        amount,
+        currency,
+        merchant: Some(message.merchant.clone().unwrap_or_else(|| vendor.clone())),
+        vendor,
+        address: message.address.clone().unwrap_or_default(),
+        country,
+        status,
+        created_at,
+        updated_at: now,
+        refunded_amount: 0,
+        failure: None,
+    };
+    if payment.account_id.get() == 0 {
+        return Err(Invalid("account_id must be positive".into()));
+    }
+    Ok(Incoming {
+        payment,
+        charged,
+        sealed,
+    })
+}
