@@ -14,7 +14,7 @@ use support::api::{Api, Reply};
 
 /// A request to every protected route, by route key, and what the admin gets from it. The test
 /// fails when template.yaml declares a protected route this table has no request for.
-const PROTECTED: [(&str, &str, u16); 5] = [
+const PROTECTED: [(&str, &str, u16); 7] = [
     ("GET /transactions", "/transactions?days=7&limit=5", 200),
     (
         "GET /transactions/count",
@@ -27,6 +27,13 @@ const PROTECTED: [(&str, &str, u16); 5] = [
         "GET /payments/{id}",
         "/payments/6f1c2b7e-9d4a-4e0b-8c3f-2a5d7e9b1c40",
         404,
+    ),
+    // Creating and processing are a merchant's: an admin gets 403.
+    ("POST /payments", "/payments", 403),
+    (
+        "POST /payments/{id}/process",
+        "/payments/6f1c2b7e-9d4a-4e0b-8c3f-2a5d7e9b1c40/process",
+        403,
     ),
 ];
 

@@ -1,6 +1,7 @@
 //! Every function's real binary, run by `cargo lambda watch` under the Lambda Runtime API,
 //! invoked with its events from `events/` (the files `sam local invoke -e` takes): API Gateway
-//! v2 requests, and the authorizer's REQUEST events. The stack has the demo users seeded.
+//! v2 requests, the authorizer's REQUEST events and SQS batches for the queue consumers. The
+//! stack has the demo users and accounts seeded and the gateway simulator running.
 
 mod support;
 
@@ -75,8 +76,12 @@ fn expected_status(file: &str) -> u64 {
         422
     } else if file.contains("wrong-password") || file.contains("unauthenticated") {
         401
-    } else if file.contains("merchant") || file.contains("disabled") {
+    } else if file.contains("merchant") || file.contains("disabled") || file.contains("-admin") {
         403
+    } else if file.contains("unknown") {
+        404
+    } else if file == "payments-create.json" {
+        201
     } else {
         200
     }
@@ -99,6 +104,12 @@ fn check(file: &str, response: &Value) -> TestResult {
         );
         return Ok(());
     }
+    if ["validator", "recorder", "log-forwarder"]
+        .iter()
+        .any(|consumer| file.starts_with(consumer))
+    {
+        return check_batch(file, response);
+    }
     let status = response["statusCode"].as_u64().unwrap_or(0);
     let body = response["body"].as_str().unwrap_or_default();
     let content_type = response["headers"]["content-type"]
@@ -114,6 +125,7 @@ fn check(file: &str, response: &Value) -> TestResult {
                 f if f.starts_with("auth-token") => "password",
                 f if f.starts_with("transactions") => "days",
                 "payments-list-invalid.json" => "account_id",
+                "payments-create-invalid.json" => "amount",
                 _ => "id",
             };
             assert_eq!(problem["errors"][0]["field"], field, "{file}");
@@ -148,6 +160,18 @@ fn check(file: &str, response: &Value) -> TestResult {
             assert_eq!(account["account_id"], 1, "{file}: {body}");
             assert!(account["email"].as_str().is_some_and(|e| e.contains('@')));
         }
+        "payments-create.json" => {
+            let payment: Value = serde_json::from_str(body)?;
+            assert_eq!(payment["status"], "succeeded", "{file}: {body}");
+            assert_eq!(
+                payment["card"]["masked"], "411111******1111",
+                "{file}: {body}"
+            );
+            assert!(
+                !body.contains("4111111111111111"),
+                "{file}: the full number came back"
+            );
+        }
         "payments-list.json" => {
             let page: Value = serde_json::from_str(body)?;
             assert!(page["data"].is_array(), "{file}: {body}");
@@ -162,6 +186,26 @@ fn check(file: &str, response: &Value) -> TestResult {
         ),
         "api-docs-asset.json" => assert_eq!(content_type, "text/css", "{file}"),
         other => return Err(format!("no expectation written for events/{other}").into()),
+    }
+    Ok(())
+}
+
+/// An SQS consumer's answer: every message of a valid batch processed; the one message of an
+/// `-invalid` batch reported back (ReportBatchItemFailures) so that it is retried, then DLQ'd.
+fn check_batch(file: &str, response: &Value) -> TestResult {
+    let failures = response["batchItemFailures"]
+        .as_array()
+        .ok_or_else(|| format!("{file}: no batchItemFailures in {response}"))?;
+    if file.contains("invalid") {
+        assert_eq!(failures.len(), 1, "{file}: {response}");
+        assert!(
+            failures[0]["itemIdentifier"]
+                .as_str()
+                .is_some_and(|id| id.starts_with("0b5c3f8e-")),
+            "{file}: {response}"
+        );
+    } else {
+        assert!(failures.is_empty(), "{file}: {response}");
     }
     Ok(())
 }

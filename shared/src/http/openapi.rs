@@ -17,7 +17,7 @@ use utoipa::{Modify, OpenApi};
     info(title = "payrail", description = "A serverless payments platform: payments, refunds and reports. Every route but /auth/token, /docs and /openapi.json needs `Authorization: Bearer <token>` from POST /auth/token (tokens live 30 s).", version = "0.1.0"),
     paths(
         super::auth_token::issue_token,
-        // POST /payments and POST /payments/{id}/process join when their functions are deployed.
+        super::payments::create_payment, super::payments::process_payment,
         super::payments::get_payment, super::payments::list_payments,
         super::accounts::get_account,
         super::transactions::list_transactions, super::transactions::count_transactions,
