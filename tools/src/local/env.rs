@@ -186,11 +186,18 @@ mod tests {
             .ok_or_else(|| anyhow::anyhow!("expected an error"))?;
         assert!(err.to_string().contains("CURSOR_KEY"), "{err}");
         assert!(err.to_string().contains("TOKEN_SIGNING_KEY"), "{err}");
+        assert!(err.to_string().contains("CARD_DATA_KEY"), "{err}");
+        assert!(err.to_string().contains("ONLINE_QUEUE_URL"), "{err}");
 
         let env = function_environment(
             &template,
             "",
-            &env_with(&[("CURSOR_KEY", "s3cret"), ("TOKEN_SIGNING_KEY", "t0ken")]),
+            &env_with(&[
+                ("CURSOR_KEY", "s3cret"),
+                ("TOKEN_SIGNING_KEY", "t0ken"),
+                ("CARD_DATA_KEY", "c4rd"),
+                ("AWS_ENDPOINT_URL_SQS", "http://127.0.0.1:9324"),
+            ]),
         )?;
         assert_eq!(env.get("CURSOR_KEY").map(String::as_str), Some("s3cret"));
         assert_eq!(
@@ -201,7 +208,12 @@ mod tests {
     }
 
     /// The values only a deployed stack has (Secrets Manager ARNs there), set locally.
-    const SECRETS: [(&str, &str); 2] = [("CURSOR_KEY", "k"), ("TOKEN_SIGNING_KEY", "t")];
+    const SECRETS: [(&str, &str); 4] = [
+        ("CURSOR_KEY", "k"),
+        ("TOKEN_SIGNING_KEY", "t"),
+        ("CARD_DATA_KEY", "c"),
+        ("AWS_ENDPOINT_URL_SQS", "http://127.0.0.1:9324"),
+    ];
 
     const FUNCTIONS: &str = r#"
 Parameters:
