@@ -82,12 +82,56 @@ echo "   the API Gateway emulation, the 20 000 transactions above"
 export TABLE_PREFIX=gen8_
 CURSOR_KEY="$(random_key)"
 TOKEN_SIGNING_KEY="$(random_key)"
-export CURSOR_KEY TOKEN_SIGNING_KEY
+CARD_DATA_KEY="$(random_key)"
+export CURSOR_KEY TOKEN_SIGNING_KEY CARD_DATA_KEY
 seed_demo_users >/dev/null 2>&1
+seed_demo_accounts >/dev/null 2>&1
+# The payments functions need the queues and the gateway: SQS (moto) and the simulator with the
+# 50 ms gateway latency of the stream benchmark below.
+start_sqs "$(free_port)" 2>/dev/null
+create_queues 2>/dev/null
+simulator_port="$(free_port)"
+start_simulator "$simulator_port" --seed 1 --latency-ms 50 2>/dev/null
+export GATEWAY_URL="http://127.0.0.1:$simulator_port" LOG_URL="http://127.0.0.1:$simulator_port"
+export LAMBDA_CONCURRENCY="${LAMBDA_CONCURRENCY:-4}"
 lambda_port="$(free_port)"
 LAMBDA_RELEASE=1 start_lambda "$lambda_port"
 api_port="$(free_port)"
 start_apigw "$api_port" "http://127.0.0.1:$lambda_port" 2>/dev/null
 cmd=("$BIN/bench" auth-latency --api-url "http://127.0.0.1:$api_port" --lambda-url "http://127.0.0.1:$lambda_port" --requests 300)
+echo "\$ ${cmd[*]}"
+"${cmd[@]}"
+
+# stream_run LABEL COUNT [EVENT-SOURCE ARG...]: the SQS event-source emulation started with the
+# ARGs, COUNT online payments sent into the online queue and timed until all are final, then the
+# emulation stopped again.
+stream_run() {
+  local label=$1 count=$2
+  shift 2
+  stack_spawn "event-sources-$label" "$BIN/local-stack" event-sources --template "$STACK_TEMPLATE" \
+    --prefix "$TABLE_PREFIX" --lambda-url "http://127.0.0.1:$lambda_port" "$@"
+  local pgid=${STACK_PGIDS[-1]}
+  stack_wait "event-sources-$label" "$pgid" "the SQS event-source emulation" \
+    grep -q '^SQS event sources' "$STACK_LOG_DIR/event-sources-$label.log"
+  cmd=("$BIN/bench" stream --queue-url "$ONLINE_QUEUE_URL" --table "${TABLE_PREFIX}TransactionsTable" \
+    --count "$count" --label "$label")
+  echo "\$ ${cmd[*]}   # event sources: $*"
+  "${cmd[@]}"
+  kill -TERM -- "-$pgid" 2>/dev/null || true
+  while kill -0 -- "-$pgid" 2>/dev/null; do sleep 0.1; done
+}
+
+echo
+echo "== the online stream end to end: SQS (moto) -> event-source emulation -> validator (release,"
+echo "   $LAMBDA_CONCURRENCY instances) -> gateway simulator (50 ms latency) -> DynamoDB Local"
+stream_run one-at-a-time 150 --pollers 1 --batch-size 1
+stream_run batched 1000 --pollers "$LAMBDA_CONCURRENCY"
+echo "(target: batched >= 8x one-at-a-time)"
+
+echo
+echo "== payments through the local stack: POST /payments and GET /payments/{id}, one at a time"
+echo "   (the queue consumers running, as in production)"
+SQS_POLLERS=2 start_event_sources "http://127.0.0.1:$lambda_port" 2>/dev/null
+cmd=("$BIN/bench" payments-latency --api-url "http://127.0.0.1:$api_port" --requests 200)
 echo "\$ ${cmd[*]}"
 "${cmd[@]}"

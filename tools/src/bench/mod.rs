@@ -1,6 +1,8 @@
 //! Measurements behind `make bench` (see docs/performance.md).
 
 pub mod auth;
+pub mod payments_api;
+pub mod stream;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, Select};
@@ -12,7 +14,7 @@ use payrail_shared::store::PaymentItem;
 use std::collections::HashMap;
 use std::time::Instant;
 
-type BenchResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
+pub(crate) type BenchResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
 /// Writes `count` generator payments with one PutItem each, in sequence; returns items/s.
 pub async fn sequential_put(

@@ -4,7 +4,8 @@
 
 use clap::{Parser, Subcommand};
 use payrail_shared::domain::{CardType, Clock, Country, FingerprintKey, SystemClock};
-use payrail_tools::bench::{ReportCase, auth, report_ratios, sequential_put};
+use payrail_tools::bench::stream::{StreamTarget, stream_throughput};
+use payrail_tools::bench::{ReportCase, auth, payments_api, report_ratios, sequential_put};
 use payrail_tools::generator::{Config, client};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -48,6 +49,33 @@ enum Command {
         #[arg(long, default_value_t = 300)]
         requests: usize,
     },
+    /// Online payments sent into the online queue, timed until all are final in the table
+    /// (AWS_ENDPOINT_URL_SQS / AWS_ENDPOINT_URL_DYNAMODB name the emulators).
+    Stream {
+        #[arg(long)]
+        queue_url: String,
+        #[arg(long)]
+        table: String,
+        #[arg(long, default_value_t = 1000)]
+        count: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Gives up after this many seconds.
+        #[arg(long, default_value_t = 600)]
+        deadline: u64,
+        /// A name for the printed row.
+        #[arg(long, default_value = "stream")]
+        label: String,
+    },
+    /// p50/p99 of POST /payments (offline, online) and GET /payments/{id} through the stack.
+    PaymentsLatency {
+        #[arg(long)]
+        api_url: String,
+        #[arg(long, default_value = "password")]
+        password: String,
+        #[arg(long, default_value_t = 200)]
+        requests: usize,
+    },
 }
 
 #[tokio::main]
@@ -79,6 +107,37 @@ async fn main() -> ExitCode {
                     row("POST /auth/token, right password (50 times)", l.token_request);
                     row("POST /auth/token, unknown user (50 times)", l.unknown_user);
                     row("POST /auth/token, wrong password (50 times)", l.wrong_password);
+                }),
+        ),
+        Command::Stream {
+            queue_url,
+            table,
+            count,
+            seed,
+            deadline,
+            label,
+        } => Some(stream(queue_url, table, *count, *seed, *deadline, label).await),
+        Command::PaymentsLatency {
+            api_url,
+            password,
+            requests,
+        } => Some(
+            payments_api::payments_latency(api_url, password, *requests)
+                .await
+                .map(|l| {
+                    let row = |name: &str, m: auth::Micros| {
+                        println!(
+                            "| {name} | {:.1} | {:.1} | {:.1} |",
+                            m.p50 / 1000.0,
+                            m.p99 / 1000.0,
+                            m.mean / 1000.0
+                        );
+                    };
+                    println!("| through the local stack, one at a time | p50 ms | p99 ms | mean ms |");
+                    println!("|---|---:|---:|---:|");
+                    row(&format!("POST /payments offline → 201 ({requests})"), l.create_offline);
+                    row(&format!("POST /payments online → 202 ({requests})"), l.create_online);
+                    row(&format!("GET /payments/{{id}} ({})", 2 * requests + 2), l.get);
                 }),
         ),
         _ => None,
@@ -113,7 +172,10 @@ async fn main() -> ExitCode {
                     println!("sequential PutItem: {count} items, {rate:.0} items/s");
                 })
         }
-        Command::AuthVerify { .. } | Command::AuthLatency { .. } => Ok(()),
+        Command::AuthVerify { .. }
+        | Command::AuthLatency { .. }
+        | Command::Stream { .. }
+        | Command::PaymentsLatency { .. } => Ok(()),
         Command::Reports => {
             let cases = cases();
             report_ratios(&client, &config.table, SystemClock.now(), &cases).await.map(|rows| {
@@ -185,6 +247,37 @@ fn auth_verify(iterations: usize) -> Result<(), Box<dyn std::error::Error + Send
     println!(
         "| argon2id password check, 20 times (m=19 MiB, t=2, p=1) | {:.0} | {:.0} | {:.0} |",
         password.p50, password.p99, password.mean
+    );
+    Ok(())
+}
+
+async fn stream(
+    queue_url: &str,
+    table: &str,
+    count: usize,
+    seed: u64,
+    deadline: u64,
+    label: &str,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .load()
+        .await;
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let dynamodb = aws_sdk_dynamodb::Client::new(&config);
+    let target = StreamTarget {
+        sqs: &sqs,
+        dynamodb: &dynamodb,
+        queue_url,
+        table,
+        deadline: std::time::Duration::from_secs(deadline),
+    };
+    let run = stream_throughput(&target, count, seed).await?;
+    println!(
+        "{label}: {} payments final in {:.2} s: {:.1} payments/s ({:?})",
+        run.payments,
+        run.elapsed.as_secs_f64(),
+        run.per_second(),
+        run.statuses
     );
     Ok(())
 }

@@ -92,6 +92,10 @@ enum Command {
         /// of `cargo lambda watch` compiles the function first).
         #[arg(long, default_value_t = 300)]
         invoke_timeout: u64,
+        /// Overrides every source's BatchSize and batching window (1: one message per
+        /// invocation, the benchmark's baseline); the template's values otherwise.
+        #[arg(long)]
+        batch_size: Option<usize>,
     },
 }
 
@@ -153,9 +157,16 @@ async fn main() -> anyhow::Result<()> {
             prefix,
             pollers,
             invoke_timeout,
+            batch_size,
         } => {
             let template = Template::load(&template)?;
-            let sources = event_sources_from_template(&template)?;
+            let mut sources = event_sources_from_template(&template)?;
+            if let Some(size) = batch_size {
+                for source in &mut sources {
+                    source.batch_size = size.clamp(1, 10);
+                    source.window = Duration::ZERO;
+                }
+            }
             for source in &sources {
                 println!("{}", source.describe());
             }
