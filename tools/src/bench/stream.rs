@@ -167,7 +167,10 @@ async fn statuses(
             .map(|id| {
                 std::collections::HashMap::from([
                     (attr::PK.to_owned(), AttributeValue::S(payment_pk(id))),
-                    (attr::SK.to_owned(), AttributeValue::S(PAYMENT_SK.to_owned())),
+                    (
+                        attr::SK.to_owned(),
+                        AttributeValue::S(PAYMENT_SK.to_owned()),
+                    ),
                 ])
             })
             .collect();
