@@ -3,7 +3,30 @@
 //! a 422 listing every field.
 
 use super::problem::{ApiError, FieldError};
+use lambda_http::http::{HeaderMap, header};
 use serde_json::{Map, Value};
+
+/// The request says its body is JSON (`application/json`, parameters such as `charset` allowed).
+/// Anything else, or no Content-Type at all, is a 415 naming the header: a form post or a text
+/// body that happens to parse as JSON is a client bug better reported than guessed around.
+pub fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
+    let essence = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(str::trim);
+    match essence {
+        Some(media) if media.eq_ignore_ascii_case("application/json") => Ok(()),
+        Some(_) => Err(ApiError::UnsupportedMediaType(FieldError::new(
+            "Content-Type",
+            "must be application/json",
+        ))),
+        None => Err(ApiError::UnsupportedMediaType(FieldError::new(
+            "Content-Type",
+            "is required: application/json",
+        ))),
+    }
+}
 
 /// Parses the body as a JSON object (400 when it is not JSON at all, 422 when it is not an object).
 pub fn object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
@@ -136,11 +159,17 @@ pub fn text(max: usize) -> impl Fn(&Value) -> Result<String, String> {
         None => Err("must be a string".to_owned()),
         Some("") => Err("must not be empty".to_owned()),
         Some(s) if s.chars().count() > max => Err(format!("must be at most {max} characters")),
-        Some(s) if s.chars().any(char::is_control) => {
+        Some(s) if s.chars().any(|c| c.is_control() || is_bidi_control(c)) => {
             Err("must not contain control characters".to_owned())
         }
         Some(s) => Ok(s.to_owned()),
     }
+}
+
+/// Unicode's bidirectional embedding, override and isolate controls: text holding them can show
+/// as something else than it is (a vendor "Shop" reading as "pohS" on a statement).
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
 /// A string parsed by a domain parser.
@@ -197,6 +226,48 @@ mod tests {
     fn malformed_json_is_400_and_non_objects_422() {
         assert!(matches!(object(b"{"), Err(ApiError::Malformed(_))));
         assert!(matches!(object(b"[1]"), Err(ApiError::Invalid(_))));
+    }
+
+    #[test]
+    fn only_json_content_types_are_taken() {
+        let headers = |value: Option<&'static str>| {
+            let mut map = HeaderMap::new();
+            if let Some(v) = value {
+                map.insert(
+                    header::CONTENT_TYPE,
+                    v.parse().unwrap_or_else(|_| unreachable!()),
+                );
+            }
+            map
+        };
+        for ok in ["application/json", "Application/JSON; charset=utf-8"] {
+            assert!(require_json(&headers(Some(ok))).is_ok(), "{ok}");
+        }
+        for bad in [
+            Some("text/plain"),
+            Some("application/x-www-form-urlencoded"),
+            Some("application/jsonx"),
+            None,
+        ] {
+            let err = require_json(&headers(bad)).err();
+            assert!(
+                matches!(&err, Some(ApiError::UnsupportedMediaType(e)) if e.field == "Content-Type"),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn text_refuses_control_and_bidi_override_characters() {
+        let t = text(20);
+        assert!(t(&json!("Café ☕ 東京")).is_ok());
+        assert!(
+            t(&json!("👩\u{200d}💻 shop")).is_ok(),
+            "a ZWJ emoji is text"
+        );
+        for bad in ["a\u{0}b", "bell\u{7}", "\u{202e}pohS", "x\u{2066}y"] {
+            assert!(t(&json!(bad)).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

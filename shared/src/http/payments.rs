@@ -75,6 +75,7 @@ fn body_text(response: &Response<Body>) -> String {
         (status = 401, description = "No valid bearer token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not a merchant", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "A request with this Idempotency-Key is still running", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not declared `application/json`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields, each named; or an Idempotency-Key used with another body", body = Problem, content_type = "application/problem+json"),
         (status = 500, description = "Internal error; safe to retry", body = Problem, content_type = "application/problem+json"),
     )
@@ -95,6 +96,7 @@ async fn create<Q: SendMessage, S: SealCards>(
 ) -> Result<Response<Body>, ApiError> {
     let caller = Identity::from_request(request)?;
     let merchant = merchant_of(&caller)?;
+    super::body::require_json(request.headers())?;
     let now = endpoint.payments.clock.now();
     let parsed = CreatePayment::parse(request.body(), now)?;
     let key = match request.headers().get(IDEMPOTENCY_KEY) {
@@ -163,11 +165,21 @@ fn replay(stored: StoredResponse) -> Response<Body> {
     } else {
         "application/problem+json"
     };
+    // A replayed creation points at its payment as the first answer did.
+    let location = status
+        .is_success()
+        .then(|| serde_json::from_str::<serde_json::Value>(&stored.body).ok())
+        .flatten()
+        .and_then(|body| body["id"].as_str().map(|id| format!("/payments/{id}")))
+        .and_then(|path| HeaderValue::from_str(&path).ok());
     let mut response = Response::new(Body::Text(stored.body));
     *response.status_mut() = status;
     response
         .headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if let Some(location) = location {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
     response
         .headers_mut()
         .insert("Idempotent-Replayed", HeaderValue::from_static("true"));

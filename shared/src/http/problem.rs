@@ -43,6 +43,9 @@ pub enum ApiError {
     /// Input that could not be read at all (a malformed body, a cursor not issued by us).
     #[error("malformed request")]
     Malformed(FieldError),
+    /// A body in a media type the route does not take (named by its header, `Content-Type`).
+    #[error("unsupported media type")]
+    UnsupportedMediaType(FieldError),
     /// No valid credentials: a missing, malformed, expired or forged token, or a wrong login.
     #[error("unauthorized: {0:?}")]
     Unauthorized(AuthFailure),
@@ -79,6 +82,13 @@ impl ApiError {
                 StatusCode::BAD_REQUEST,
                 "malformed_request",
                 "Malformed request",
+                summary(std::slice::from_ref(error)),
+                vec![error.clone()],
+            ),
+            ApiError::UnsupportedMediaType(error) => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "Unsupported media type",
                 summary(std::slice::from_ref(error)),
                 vec![error.clone()],
             ),

@@ -22,7 +22,16 @@ pub struct Invalid(pub String);
 
 /// The body parsed, with the payment id when at least that could be read.
 pub fn parse(body: &str) -> Result<StreamMessage, (Option<PaymentId>, Invalid)> {
-    serde_json::from_str::<StreamMessage>(body).map_err(|e| {
+    let mut deserializer = serde_json::Deserializer::from_str(body);
+    let parsed = serde_path_to_error::deserialize::<_, StreamMessage>(&mut deserializer)
+        .map_err(|e| describe(&e))
+        .and_then(|message| {
+            deserializer
+                .end()
+                .map(|()| message)
+                .map_err(|e| format!("body: trailing characters at {}", position(&e)))
+        });
+    parsed.map_err(|text| {
         let id = serde_json::from_str::<serde_json::Value>(body)
             .ok()
             .and_then(|v| {
@@ -30,9 +39,40 @@ pub fn parse(body: &str) -> Result<StreamMessage, (Option<PaymentId>, Invalid)> 
                     .as_str()
                     .and_then(|s| PaymentId::parse(s).ok())
             });
-        // serde's message names the field and type, never the value.
-        (id, Invalid(format!("body: {e}")))
+        (id, Invalid(text))
     })
+}
+
+fn position(err: &serde_json::Error) -> String {
+    format!("line {} column {}", err.line(), err.column())
+}
+
+/// What was wrong, naming the field (or the position) but never quoting a value: serde's own
+/// messages quote the offending value ("invalid type: string \"4111…\""), and this text is
+/// logged and stored with the payment, where card data must never go.
+fn describe(err: &serde_path_to_error::Error<serde_json::Error>) -> String {
+    use serde_json::error::Category;
+    let inner = err.inner();
+    match inner.classify() {
+        Category::Syntax | Category::Io => format!("body: not valid JSON at {}", position(inner)),
+        Category::Eof => format!("body: ends early at {}", position(inner)),
+        Category::Data => {
+            let path = err.path().to_string();
+            if path != "." {
+                return format!("{path}: wrong type or invalid value");
+            }
+            // At the top level: a field left out ("missing field `amount`" names only the
+            // struct's own field name), or a body that is not an object at all.
+            let message = inner.to_string();
+            match message
+                .strip_prefix("missing field `")
+                .and_then(|rest| rest.split_once('`'))
+            {
+                Some((field, _)) => format!("{field}: is required"),
+                None => "body: must be a JSON object".to_owned(),
+            }
+        }
+    }
 }
 
 /// Whether `credit_card` is a sealed value (`v1.<kid>.<payload>`) rather than a clear number.
@@ -139,4 +179,68 @@ pub fn read(
         charged,
         sealed,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PAN: &str = "4111111111111111";
+
+    fn invalid(body: &str) -> String {
+        match parse(body) {
+            Err((_, Invalid(text))) => text,
+            Ok(message) => format!("parsed: {message:?}"),
+        }
+    }
+
+    #[test]
+    fn names_the_field_never_its_value() {
+        let id = "6f1c2b7e-9d4a-4e0b-8c3f-2a5d7e9b1c40";
+        let core = format!(r#""payment_id": "{id}", "account_id": 1, "credit_card": "{PAN}""#);
+        for (body, names) in [
+            (
+                format!(r#"{{{core}, "payment_type": "online", "amount": "{PAN}"}}"#),
+                "amount",
+            ),
+            (
+                format!(r#"{{{core}, "payment_type": "{PAN}", "amount": 1}}"#),
+                "payment_type",
+            ),
+            (
+                format!(r#"{{{core}, "payment_type": "online", "amount": 1, "currency": {PAN}}}"#),
+                "currency",
+            ),
+            (
+                format!(r#"{{{core}, "amount": 1}}"#),
+                "payment_type: is required",
+            ),
+            (format!(r#""{PAN}""#), "body: must be a JSON object"),
+            // serde reads a struct from an array too: the position is named.
+            (format!(r#"[{PAN}]"#), "[0]: wrong type"),
+            (format!(r#"{{"credit_card": "{PAN}""#), "body: ends early"),
+            (
+                format!(r#"{{"credit_card": "{PAN}" x}}"#),
+                "body: not valid JSON at line 1",
+            ),
+            (
+                format!(r#"{{{core}, "payment_type": "online", "amount": 1}} {PAN}"#),
+                "body: trailing characters",
+            ),
+        ] {
+            let text = invalid(&body);
+            assert!(text.starts_with(names), "{names}: {text}");
+            assert!(!text.contains("4111"), "the value leaked: {text}");
+        }
+    }
+
+    #[test]
+    fn keeps_the_payment_id_of_an_invalid_message() {
+        let body = r#"{"payment_id": "6f1c2b7e-9d4a-4e0b-8c3f-2a5d7e9b1c40", "amount": -1}"#;
+        let id = parse(body).err().and_then(|(id, _)| id);
+        assert_eq!(
+            id.map(|i| i.to_string()).as_deref(),
+            Some("6f1c2b7e-9d4a-4e0b-8c3f-2a5d7e9b1c40")
+        );
+    }
 }

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod api;
+pub mod payments;
 
 use aws_sdk_dynamodb::Client;
 use payrail_shared::domain::{
