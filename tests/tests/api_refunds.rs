@@ -11,6 +11,10 @@ use support::TestResult;
 use support::api::{Api, Error, Reply};
 use tokio::sync::Mutex;
 
+/// When the payments these tests write straight into the table were made: 2001, outside every
+/// report window (the report tests compare the whole table with the report routes).
+const IMPORTED: Timestamp = Timestamp::from_millis(1_000_000_000_000);
+
 /// Tests that depend on the gateway's behaviour (one of them changes it) run one at a time.
 static GATEWAY: Mutex<()> = Mutex::const_new(());
 
@@ -396,8 +400,7 @@ async fn only_completed_payments_can_be_refunded() -> TestResult {
         PaymentStatus::Declined,
         PaymentStatus::Failed,
     ] {
-        let mut payment =
-            support::payment(&mut rng, Timestamp::from_millis(1_800_000_000_000), status);
+        let mut payment = support::payment(&mut rng, IMPORTED, status);
         payment.payment_type = PaymentType::Online;
         payment.merchant = Some("Alice's Shop".to_owned());
         stored.push(payment);
@@ -552,11 +555,7 @@ async fn a_refund_the_gateway_refuses_fails_and_gives_its_amount_back() -> TestR
     };
     let _gateway = GATEWAY.lock().await;
     // An online payment the gateway never charged (imported history): it answers 404.
-    let mut payment = support::payment(
-        &mut support::rng(11),
-        Timestamp::from_millis(1_800_000_000_000),
-        PaymentStatus::Succeeded,
-    );
+    let mut payment = support::payment(&mut support::rng(11), IMPORTED, PaymentStatus::Succeeded);
     payment.payment_type = PaymentType::Online;
     payment.merchant = Some("Alice's Shop".to_owned());
     support::write_all(&dynamodb, &table, std::slice::from_ref(&payment)).await?;
@@ -620,11 +619,7 @@ async fn twenty_refunds_at_once_in_process_commit_at_most_the_amount() -> TestRe
     ) else {
         return Ok(());
     };
-    let mut payment = support::payment(
-        &mut support::rng(23),
-        Timestamp::from_millis(1_800_000_000_000),
-        PaymentStatus::Succeeded,
-    );
+    let mut payment = support::payment(&mut support::rng(23), IMPORTED, PaymentStatus::Succeeded);
     payment.payment_type = PaymentType::Offline;
     payment.amount = MinorUnits::new(10_000)?;
     payment.merchant = Some("Alice's Shop".to_owned());
