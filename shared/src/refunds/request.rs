@@ -5,6 +5,7 @@
 use crate::domain::MinorUnits;
 use crate::http::ApiError;
 use crate::http::body::{self, Fields, integer, text};
+use crate::redact::scrub_card_numbers;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -48,7 +49,10 @@ impl CreateRefund {
             integer(1, MinorUnits::MAX)(v)
                 .and_then(|n| MinorUnits::new(n).map_err(|e| e.to_string()))
         });
-        let reason = f.optional("reason", text(MAX_REASON));
+        // Free text kept with the refund: a card number typed into it is not stored in clear.
+        let reason = f
+            .optional("reason", text(MAX_REASON))
+            .map(|r| scrub_card_numbers(&r));
         if !errors.is_empty() {
             return Err(ApiError::Invalid(errors));
         }
@@ -106,6 +110,17 @@ mod tests {
             let err = CreateRefund::parse(body.as_bytes()).err();
             assert_eq!(err.map(fields), Some(vec![field.to_owned()]), "{body}");
         }
+    }
+
+    #[test]
+    fn a_card_number_in_the_reason_is_not_kept() -> Result<(), ApiError> {
+        let parsed =
+            CreateRefund::parse(br#"{"reason": "card 4111 1111 1111 1111 charged twice"}"#)?;
+        assert_eq!(
+            parsed.reason.as_deref(),
+            Some("card [redacted] charged twice")
+        );
+        Ok(())
     }
 
     #[test]
