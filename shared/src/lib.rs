@@ -13,6 +13,7 @@ pub mod outbound;
 pub mod payments;
 pub mod queue;
 pub mod redact;
+pub mod refunds;
 pub mod reports;
 pub mod secrets;
 pub mod sqs_batch;

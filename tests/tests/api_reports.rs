@@ -50,10 +50,10 @@ async fn every_payment(
             .send()
             .await?;
         for item in page.items() {
-            if item
-                .get("pk")
-                .and_then(|v| v.as_s().ok())
-                .is_some_and(|pk| pk.starts_with("PAY#"))
+            let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok());
+            // A payment's partition also holds its refunds (sk `REFUND#…`).
+            if text("pk").is_some_and(|pk| pk.starts_with("PAY#"))
+                && text("sk").is_some_and(|sk| sk == "PAYMENT")
             {
                 all.push(serde_dynamo::from_item::<_, PaymentItem>(item.clone())?.payment);
             }

@@ -125,7 +125,7 @@ fn check(file: &str, response: &Value) -> TestResult {
                 f if f.starts_with("auth-token") => "password",
                 f if f.starts_with("transactions") => "days",
                 "payments-list-invalid.json" => "account_id",
-                "payments-create-invalid.json" => "amount",
+                "payments-create-invalid.json" | "refunds-create-invalid.json" => "amount",
                 _ => "id",
             };
             assert_eq!(problem["errors"][0]["field"], field, "{file}");

@@ -9,6 +9,7 @@ pub mod openapi;
 pub mod params;
 pub mod payments;
 pub mod problem;
+pub mod refunds;
 pub mod transactions;
 
 pub use problem::{ApiError, AuthFailure, FieldError, Problem};

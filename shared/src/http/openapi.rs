@@ -4,11 +4,14 @@ use super::accounts::AccountView;
 use super::auth_token::TokenRequest;
 use super::payments::PaymentPage;
 use super::problem::{FieldError, Problem};
+use super::refunds::{RefundPage, RefundView};
 use super::transactions::{
     CardView, FailureView, TransactionCount, TransactionPage, TransactionView,
 };
 use crate::auth::AccessToken;
 use crate::payments::request::{CardBody, CreatePaymentBody, WalletBody};
+use crate::refunds::RefundStatus;
+use crate::refunds::request::RefundBody;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -19,13 +22,14 @@ use utoipa::{Modify, OpenApi};
         super::auth_token::issue_token,
         super::payments::create_payment, super::payments::process_payment,
         super::payments::get_payment, super::payments::list_payments,
+        super::refunds::create_refund, super::refunds::list_refunds,
         super::accounts::get_account,
         super::transactions::list_transactions, super::transactions::count_transactions,
         openapi_json, docs_page
     ),
-    components(schemas(Problem, FieldError, TokenRequest, AccessToken, TransactionPage, TransactionView, CardView, FailureView, TransactionCount, PaymentPage, AccountView, CreatePaymentBody, CardBody, WalletBody)),
+    components(schemas(Problem, FieldError, TokenRequest, AccessToken, TransactionPage, TransactionView, CardView, FailureView, TransactionCount, PaymentPage, AccountView, CreatePaymentBody, CardBody, WalletBody, RefundBody, RefundView, RefundPage, RefundStatus)),
     modifiers(&BearerScheme),
-    tags((name = "auth", description = "Access tokens"), (name = "payments", description = "Creating, processing and reading payments"), (name = "accounts", description = "Paying accounts"), (name = "reports", description = "Admin reports over completed transactions"), (name = "docs", description = "This document and its viewer"))
+    tags((name = "auth", description = "Access tokens"), (name = "payments", description = "Creating, processing and reading payments"), (name = "refunds", description = "Refunding completed payments, in part or in full"), (name = "accounts", description = "Paying accounts"), (name = "reports", description = "Admin reports over completed transactions"), (name = "docs", description = "This document and its viewer"))
 )]
 pub struct ApiDoc;
 

@@ -96,6 +96,15 @@ impl DynamoPayments {
         &self.accounts
     }
 
+    /// The DynamoDB client and table, for stores that share the table (refunds).
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
     pub async fn get(&self, id: &PaymentId) -> Result<Option<StoredPayment>, StoreError> {
         let output = self
             .client

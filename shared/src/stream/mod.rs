@@ -4,6 +4,7 @@
 pub mod incoming;
 pub mod recorder;
 pub mod redelivery;
+mod refunds;
 pub mod validator;
 
 pub use recorder::Recorder;

@@ -6,6 +6,8 @@
 //! A transient gateway failure is retried with backoff (the message's visibility); on the last
 //! delivery the payment is marked `failed` and the message goes on to the dead-letter queue.
 //! Every error is reported to the log service (through the log queue).
+//!
+//! The queue also carries refund messages (a `refund_id`): see [`super::refunds`].
 
 use super::incoming::{self, Incoming, Invalid};
 use super::redelivery::{Redelivery, receive_count, redriven};
@@ -65,6 +67,9 @@ impl<S: SealCards> Validator<S> {
     async fn validate(&self, message: &SqsMessage) -> Result<(), Retry> {
         let last = self.redelivery.is_last(message);
         let body = message.body.as_deref().unwrap_or_default();
+        if crate::refunds::RefundMessage::is_refund(body) {
+            return self.refund(body, message).await;
+        }
         let parsed = match incoming::parse(body) {
             Ok(parsed) => parsed,
             Err((id, invalid)) => return Err(self.invalid(id, invalid, last).await),

@@ -1,0 +1,37 @@
+//! POST /payments/{id}/refunds: wires the refunds store, the gateway client, the online queue
+//! (the refund message) and the error reporter into the create handler.
+
+use lambda_http::{Error, Request, run, service_fn};
+use payrail_shared::gateway::{GatewayClient, Timeouts};
+use payrail_shared::http::refunds::create_refund;
+use payrail_shared::logservice::SqsErrorReporter;
+use payrail_shared::queue::SqsQueue;
+use payrail_shared::refunds::{DynamoRefunds, Refunds};
+use payrail_shared::{config, domain::SystemClock, telemetry};
+use std::sync::Arc;
+use std::time::Duration;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    telemetry::init();
+    let table = config::required_env("TRANSACTIONS_TABLE")?;
+    let online_queue = config::required_env("ONLINE_QUEUE_URL")?;
+    let gateway_url = config::required_env("GATEWAY_URL")?;
+    let timeouts = Timeouts::from_env("GATEWAY_CONNECT_TIMEOUT_MS", "GATEWAY_TIMEOUT_MS")?;
+    let delay = config::env_u64("REFUND_COMPLETION_DELAY_SECONDS", 60, 1, 900)?;
+    let sdk = config::aws().await;
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let refunds = Refunds {
+        store: DynamoRefunds::new(aws_sdk_dynamodb::Client::new(&sdk), table),
+        gateway: GatewayClient::new(&gateway_url, timeouts)?,
+        online: SqsQueue::new(sqs, online_queue),
+        reporter: Arc::new(SqsErrorReporter::from_env(&sdk)?),
+        clock: Arc::new(SystemClock),
+        completion_delay: Duration::from_secs(delay),
+    };
+    let refunds = &refunds;
+    run(service_fn(move |request: Request| async move {
+        Ok::<_, Error>(create_refund(refunds, request).await)
+    }))
+    .await
+}
