@@ -3,6 +3,9 @@
 #![allow(dead_code)]
 
 pub mod api;
+pub mod card_scan;
+pub mod simulator;
+pub mod stream;
 
 use aws_sdk_dynamodb::Client;
 use payrail_shared::domain::{
