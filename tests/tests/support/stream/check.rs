@@ -179,7 +179,7 @@ fn check_payments(
 
 /// Over the whole table: no final payment keeps a sealed card, no payment appeared that the
 /// test did not send, the aggregates equal a recount, each account's last_payment_date is its
-/// latest completed payment.
+/// latest completed payment written by payrail's payment paths (bulk loads do not set it).
 fn check_table(
     produced: &Produced,
     seen: &Observed,
@@ -189,6 +189,7 @@ fn check_table(
     let ours: HashSet<&str> = produced.ids().collect();
     let mut expected: BTreeMap<(String, String), BTreeMap<String, u64>> = BTreeMap::new();
     let mut latest: HashMap<u64, i64> = HashMap::new();
+    let mut bulk = 0;
     for (id, (item, raw)) in payments {
         let p = &item.payment;
         if is_final(p.status) && raw.contains_key("card_sealed") {
@@ -210,6 +211,12 @@ fn check_table(
                 .or_default();
             *counts.entry("n".to_owned()).or_default() += 1;
             *counts.entry(format!("c_{}", p.country)).or_default() += 1;
+            // Version 0: written by a bulk loader (the generator, `record_payment` in test
+            // fixtures), which keeps the aggregates but not the accounts (reported below).
+            if item.version == 0 {
+                bulk += 1;
+                continue;
+            }
             let at = latest.entry(p.account_id.get()).or_insert(i64::MIN);
             *at = (*at).max(p.created_at.millis());
         }
@@ -284,7 +291,8 @@ fn check_table(
         ));
     }
     report.summary.push(format!(
-        "accounts: {} in the table, {touched} with payments",
+        "accounts: {} in the table, {touched} with payments; {bulk} completed payments \
+         bulk-loaded by other tests (no last_payment_date) left out of that recount",
         seen.accounts.len()
     ));
 }
