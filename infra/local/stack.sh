@@ -275,10 +275,13 @@ start_apigw() {
 
 # start_event_sources LAMBDA_URL: the template's SQS event sources (Type: SQS function events)
 # polled and delivered to LAMBDA_URL as Lambda does; needs AWS_ENDPOINT_URL_SQS and the queues.
+# With PAYRAIL_SQS_RECORD set (test-env.sh sets it), every delivered message is appended to that
+# file as a JSON line (bodies in clear: for tests, never for make run).
 start_event_sources() {
   local lambda_url=$1
   stack_spawn event-sources "$LOCAL_STACK" event-sources --template "$STACK_TEMPLATE" \
-    --prefix "$TABLE_PREFIX" --lambda-url "$lambda_url" --pollers "${SQS_POLLERS:-2}"
+    --prefix "$TABLE_PREFIX" --lambda-url "$lambda_url" --pollers "${SQS_POLLERS:-2}" \
+    ${PAYRAIL_SQS_RECORD:+--record "$PAYRAIL_SQS_RECORD"}
   stack_wait event-sources "${STACK_PGIDS[-1]}" "the SQS event-source emulation" \
     grep -q '^SQS event sources' "$STACK_LOG_DIR/event-sources.log"
   grep -E '^(sqs |no SQS)' "$STACK_LOG_DIR/event-sources.log" >&2 || true

@@ -16,6 +16,10 @@
 #   PAYRAIL_SQS_ENDPOINT, AWS_ENDPOINT_URL_SQS                SQS (moto server)
 #   ONLINE_QUEUE_URL, OFFLINE_QUEUE_URL, LOG_QUEUE_URL and
 #   their ONLINE_DEAD_LETTER_QUEUE_URL, ...                   the template's queues
+#   CARD_DATA_KEY                                             the functions' card-sealing key
+#   STACK_LOG_DIR                                             every service's log (lambda.log, ...)
+#   PAYRAIL_SQS_RECORD                                        a JSON line per message the SQS
+#                                                             event sources delivered
 # (plus dummy AWS credentials and AWS_REGION), runs the command, stops everything it started
 # and exits with the command's exit status. Logs are kept in .local/test-stack.* when it fails.
 set -euo pipefail
@@ -69,6 +73,7 @@ api_port="$(free_port)"
 start_apigw "$api_port" "$PAYRAIL_LAMBDA_URL"
 export PAYRAIL_API_URL="http://127.0.0.1:$api_port"
 
+export PAYRAIL_SQS_RECORD="$STACK_LOG_DIR/sqs-deliveries.jsonl"
 start_event_sources "$PAYRAIL_LAMBDA_URL"
 
 stack_log "running: $*"

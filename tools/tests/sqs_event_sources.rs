@@ -23,7 +23,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::post;
 use payrail_tools::local::queues::{QueueOutcome, create_queues, queues_from_template};
-use payrail_tools::local::sqs::{self, PollerContext, event_sources_from_template};
+use payrail_tools::local::sqs::{self, DeliveryRecord, PollerContext, event_sources_from_template};
 use payrail_tools::local::template::{Resolver, Template};
 use support::sqs::{TestResult, client, depth, endpoint, eventually, fresh_prefix};
 use tokio::time::Instant;
@@ -149,6 +149,8 @@ struct Harness {
     queue: QueueOutcome,
     dead_letter_queue: QueueOutcome,
     recorder: Arc<Recorder>,
+    /// The emulation's own record of what it delivered (`--record`).
+    record_path: std::path::PathBuf,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     running: tokio::task::JoinHandle<()>,
 }
@@ -168,6 +170,7 @@ impl Harness {
         };
         let (queue, dead_letter_queue) = (find("WorkQueue")?, find("WorkDeadLetterQueue")?);
         let (lambda_url, recorder) = fake_lambda().await?;
+        let record_path = std::env::temp_dir().join(format!("{prefix}deliveries.jsonl"));
         let context = PollerContext {
             sqs: client.clone(),
             http: reqwest::Client::builder()
@@ -175,6 +178,7 @@ impl Harness {
                 .build()?,
             lambda_url,
             prefix,
+            record: Some(Arc::new(DeliveryRecord::open(&record_path)?)),
         };
         let sources = event_sources_from_template(&template)?;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -186,6 +190,7 @@ impl Harness {
             queue,
             dead_letter_queue,
             recorder,
+            record_path,
             stop: Some(stop),
             running,
         })
@@ -244,7 +249,34 @@ async fn successes_are_deleted_and_reported_failures_return_after_the_visibility
     .await?;
     let recorder = harness.recorder.clone();
     let (main_queue, dlq_copy) = (harness.queue.url.clone(), harness.dead_letter_queue.clone());
+    let record_path = harness.record_path.clone();
     harness.stop().await?;
+
+    // The --record file lists every delivery the fake Lambda saw, with its receive count.
+    let recorded: Vec<serde_json::Value> = std::fs::read_to_string(&record_path)?
+        .lines()
+        .map(serde_json::from_str)
+        .collect::<Result<_, _>>()?;
+    std::fs::remove_file(&record_path)?;
+    let mut recorded: Vec<(String, String, u64)> = recorded
+        .iter()
+        .map(|line| {
+            (
+                line["queue"].as_str().unwrap_or_default().to_owned(),
+                line["body"].as_str().unwrap_or_default().to_owned(),
+                line["receive_count"].as_u64().unwrap_or_default(),
+            )
+        })
+        .collect();
+    recorded.sort();
+    let mut delivered: Vec<(String, String, u64)> = recorder
+        .deliveries()
+        .into_iter()
+        .map(|(body, count, _)| ("WorkQueue".to_owned(), body, count.parse().unwrap_or(0)))
+        .collect();
+    delivered.sort();
+    assert_eq!(recorded, delivered);
+    assert_eq!(recorded.len(), oks.len() + 2 * fails.len());
 
     for body in &oks {
         assert_eq!(
@@ -409,6 +441,7 @@ async fn an_unreachable_sqs_or_lambda_is_retried_and_a_stop_still_ends_the_polle
         http: reqwest::Client::new(),
         lambda_url: "http://127.0.0.1:9".into(),
         prefix: fresh_prefix("down"),
+        record: None,
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let running = tokio::spawn(sqs::run(

@@ -13,5 +13,5 @@ mod reporter;
 
 pub use client::{LogServiceClient, NotDelivered};
 pub use entry::{ErrorType, LogEntry};
-pub use forwarder::forward_batch;
+pub use forwarder::{forward_batch, forward_batch_with_backoff};
 pub use reporter::{ErrorReporter, MemoryReporter, SqsErrorReporter};

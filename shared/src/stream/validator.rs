@@ -124,7 +124,15 @@ impl<S: SealCards> Validator<S> {
                     Ok(()) | Err(PaymentWriteError::Conflict) => {}
                     Err(PaymentWriteError::NoSuchAccount(account)) => {
                         let invalid = Invalid(format!("account {account} does not exist"));
-                        return Err(self.invalid(Some(id), invalid, last).await);
+                        // Nothing was stored: on the last delivery store it `failed` (as the
+                        // recorder does), so the payment the dead-letter queue holds exists.
+                        if last
+                            && let Err(err) =
+                                self.store.store_failed(&incoming.payment, &invalid.0).await
+                        {
+                            tracing::error!(payment_id = %id, error = %err, "could not store the failed payment");
+                        }
+                        return Err(self.invalid(Some(id), invalid, false).await);
                     }
                     Err(PaymentWriteError::Store(err)) => return Err(err.into()),
                 }

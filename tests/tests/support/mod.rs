@@ -3,7 +3,10 @@
 #![allow(dead_code)]
 
 pub mod api;
+pub mod card_scan;
 pub mod payments;
+pub mod simulator;
+pub mod stream;
 
 use aws_sdk_dynamodb::Client;
 use payrail_shared::domain::{

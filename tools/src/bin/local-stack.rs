@@ -5,7 +5,7 @@
 //! local-stack create-queues --template template.yaml [--prefix P]
 //! local-stack env           --template template.yaml [--prefix P]
 //! local-stack apigw         --template template.yaml --port 3000 --lambda-url http://127.0.0.1:9000
-//! local-stack event-sources --template template.yaml --lambda-url http://127.0.0.1:9000 [--prefix P]
+//! local-stack event-sources --template template.yaml --lambda-url http://127.0.0.1:9000 [--prefix P] [--record FILE]
 //! ```
 //!
 //! DynamoDB and SQS are reached through the standard AWS variables (`AWS_ENDPOINT_URL_DYNAMODB`,
@@ -21,7 +21,7 @@ use clap::{Parser, Subcommand};
 use payrail_tools::local::apigw::{ApiGwOptions, routes_from_template, serve_with};
 use payrail_tools::local::env::{function_environment, render};
 use payrail_tools::local::queues::{create_queues, queues_from_template};
-use payrail_tools::local::sqs::{self, PollerContext, event_sources_from_template};
+use payrail_tools::local::sqs::{self, DeliveryRecord, PollerContext, event_sources_from_template};
 use payrail_tools::local::tables::{create_tables, tables_from_template};
 use payrail_tools::local::template::Template;
 
@@ -96,6 +96,10 @@ enum Command {
         /// invocation, the benchmark's baseline); the template's values otherwise.
         #[arg(long)]
         batch_size: Option<usize>,
+        /// Appends every delivered message (queue, id, receive count, body) to this file as a
+        /// JSON line, for tests that inspect the queues' traffic. Bodies are written in clear.
+        #[arg(long)]
+        record: Option<PathBuf>,
     },
 }
 
@@ -158,6 +162,7 @@ async fn main() -> anyhow::Result<()> {
             pollers,
             invoke_timeout,
             batch_size,
+            record,
         } => {
             let template = Template::load(&template)?;
             let mut sources = event_sources_from_template(&template)?;
@@ -181,7 +186,17 @@ async fn main() -> anyhow::Result<()> {
                     .build()?,
                 lambda_url: lambda_url.trim_end_matches('/').to_owned(),
                 prefix,
+                record: match &record {
+                    Some(path) => Some(std::sync::Arc::new(
+                        DeliveryRecord::open(path)
+                            .with_context(|| format!("cannot open {}", path.display()))?,
+                    )),
+                    None => None,
+                },
             };
+            if let Some(path) = &record {
+                println!("recording every delivered message in {}", path.display());
+            }
             println!("SQS event sources -> {lambda_url} ({pollers} pollers each)");
             sqs::run(context, sources, pollers, shutdown_signal()).await;
         }

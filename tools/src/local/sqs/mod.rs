@@ -9,6 +9,9 @@
 //! they return when their visibility timeout ends and move to the dead-letter queue after the
 //! redrive policy's `maxReceiveCount` (moto implements both).
 //!
+//! The pollers of one queue take turns to receive (moto mishandles concurrent receives on a
+//! queue); the deliveries they gather still run in parallel.
+//!
 //! Not emulated: FIFO queues, `FilterCriteria`, the 6 MB payload limit of one invocation,
 //! Lambda's scaling of pollers with the queue's depth (a fixed number of pollers per source).
 
@@ -16,12 +19,14 @@ pub mod backoff;
 pub mod batch;
 pub mod event;
 pub mod poller;
+pub mod record;
 pub mod response;
 pub mod source;
 
 use std::future::Future;
 
 pub use poller::PollerContext;
+pub use record::DeliveryRecord;
 pub use source::{EventSource, event_sources_from_template};
 
 /// Runs `pollers` pollers per enabled source (fewer when its `ScalingConfig` says so) until
@@ -39,11 +44,14 @@ pub async fn run(
             .maximum_concurrency
             .map_or(pollers, |max| pollers.min(max))
             .max(1);
+        // One turn to receive per queue, shared by its pollers (see `poller`).
+        let turn = std::sync::Arc::new(tokio::sync::Mutex::new(()));
         for poller in 0..count {
             tasks.spawn(poller::run_poller(
                 context.clone(),
                 source.clone(),
                 poller,
+                turn.clone(),
                 stop_rx.clone(),
             ));
         }

@@ -5,15 +5,17 @@
 //! deliver. Errors of SQS or of the invoke API are logged and retried after a bounded
 //! exponential backoff; nothing here ends the process.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, Message, MessageSystemAttributeName};
-use tokio::sync::watch;
+use tokio::sync::{Mutex, watch};
 
 use super::backoff::Backoff;
 use super::batch::{BatchLimits, Receive, gather};
 use super::event::build_event;
+use super::record::DeliveryRecord;
 use super::response::{Verdict, verdict};
 use super::source::EventSource;
 use crate::local::invoke::{InvokeError, invoke};
@@ -28,16 +30,26 @@ pub struct PollerContext {
     pub lambda_url: String,
     /// The local name of each source's queue is prefix + logical id.
     pub prefix: String,
+    /// When set, every delivered message is recorded there (tests only: `--record`).
+    pub record: Option<Arc<DeliveryRecord>>,
 }
 
 /// ReceiveMessage on one queue, asking for every attribute Lambda passes on.
+///
+/// The pollers of a queue take turns: moto is not safe under concurrent ReceiveMessage calls
+/// on one queue (two calls moving the same message to the dead-letter queue fail one of them
+/// with a 500, and the messages that call had already taken stay invisible until their
+/// visibility timeout ends, 180 s for the stream queues). A long poll is made of one-second
+/// polls, so that no poller holds the turn for more than about a second.
 struct QueueReceiver<'a> {
     sqs: &'a Client,
     url: &'a str,
+    turn: &'a Mutex<()>,
 }
 
-impl Receive for QueueReceiver<'_> {
-    async fn receive(&self, max: i32, wait_seconds: i32) -> anyhow::Result<Vec<Message>> {
+impl QueueReceiver<'_> {
+    async fn receive_once(&self, max: i32, wait_seconds: i32) -> anyhow::Result<Vec<Message>> {
+        let _turn = self.turn.lock().await;
         let output = self
             .sqs
             .receive_message()
@@ -53,11 +65,28 @@ impl Receive for QueueReceiver<'_> {
     }
 }
 
+impl Receive for QueueReceiver<'_> {
+    async fn receive(&self, max: i32, wait_seconds: i32) -> anyhow::Result<Vec<Message>> {
+        let deadline =
+            Instant::now() + Duration::from_secs(u64::try_from(wait_seconds).unwrap_or(0));
+        loop {
+            let wait = i32::from(
+                deadline.saturating_duration_since(Instant::now()) >= Duration::from_secs(1),
+            );
+            let messages = self.receive_once(max, wait).await?;
+            if !messages.is_empty() || wait == 0 {
+                return Ok(messages);
+            }
+        }
+    }
+}
+
 /// Runs one poller until `stop` turns true; a batch being delivered is finished first.
 pub async fn run_poller(
     context: PollerContext,
     source: EventSource,
     poller: usize,
+    turn: Arc<Mutex<()>>,
     mut stop: watch::Receiver<bool>,
 ) {
     let name = format!("{}{}", context.prefix, source.queue);
@@ -72,6 +101,7 @@ pub async fn run_poller(
     let receiver = QueueReceiver {
         sqs: &context.sqs,
         url: &url,
+        turn: &turn,
     };
     tracing::debug!(queue = %name, function = %source.binary, poller, "polling");
     while !*stop.borrow() {
@@ -142,6 +172,9 @@ async fn deliver(
     messages: &[Message],
 ) -> bool {
     let started = Instant::now();
+    if let Some(record) = &context.record {
+        record.append(&source.queue, messages);
+    }
     let event = build_event(messages, arn);
     let ids: Vec<&str> = messages.iter().filter_map(|m| m.message_id()).collect();
     let outcome = invoke(&context.http, &context.lambda_url, &source.binary, &event).await;
