@@ -592,7 +592,8 @@ mod tests {
                 "by_country_day",
                 "by_day_amount",
                 "by_merchant",
-                "by_account"
+                "by_account",
+                "by_pending"
             ]
         );
         let by_amount = table.gsi("by_day_amount").context("by_day_amount")?;
