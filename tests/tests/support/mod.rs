@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod api;
+pub mod faults;
 
 use aws_sdk_dynamodb::Client;
 use payrail_shared::domain::{
