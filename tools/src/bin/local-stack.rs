@@ -136,6 +136,9 @@ async fn main() -> anyhow::Result<()> {
                     "exists "
                 };
                 println!("{what} {}", outcome.table_name);
+                for index in outcome.added_indexes {
+                    println!("        {}: index {index} added", outcome.table_name);
+                }
                 for drift in outcome.drift {
                     eprintln!(
                         "warning: {} differs from template.yaml: {drift} (it was left alone; \
