@@ -11,10 +11,12 @@ export SAM_CLI_TELEMETRY := 0
 run: tools
 	infra/local/run.sh
 
-## Every check: formatting, clippy, the template linters, then all tests on fresh emulators.
+## Every check: formatting, clippy, the template linters, then all tests on fresh emulators;
+## then the fault tests (they stop and restart emulators) on a stack of their own.
 test: tools lint
 	cargo build --workspace --bins
 	infra/local/test-env.sh infra/local/run-tests.sh
+	PAYRAIL_FAULT_STACK=1 infra/local/test-env.sh infra/local/run-fault-tests.sh
 
 ## The benchmarks (release builds); prints each figure with the command that produced it.
 bench: tools

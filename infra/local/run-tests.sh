@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The tests `make test` runs inside test-env.sh (which has started the stack and exported
-# its addresses): every Rust test, then a property-based run over /openapi.json.
+# its addresses): every Rust test, then a property-based run over /openapi.json. The fault tests
+# (stream_faults) skip here: `make test` runs them next in a stack of their own
+# (infra/local/run-fault-tests.sh).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export PAYRAIL_REQUIRE_EMULATORS=1

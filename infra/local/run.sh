@@ -5,8 +5,8 @@
 # DynamoDB Local on port 8000 persisting in .local/dynamodb, creates the template's tables,
 # seeds 20 000 transactions once (when the table has no payment yet), starts SQS (moto) on port
 # 9324 and creates the template's queues, starts the functions under cargo lambda watch, the API
-# Gateway and SQS event-source emulations, prints the URLs, and waits. Ctrl-C stops everything
-# it started. Table data persists between runs; `rm -rf .local/dynamodb` starts afresh. moto
+# Gateway, SQS event-source and schedule emulations, prints the URLs, and waits. Ctrl-C stops
+# everything it started. Table data persists between runs; `rm -rf .local/dynamodb` starts afresh. moto
 # keeps queues in memory: they are recreated empty at each run (messages do not survive it).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -113,6 +113,7 @@ LAMBDA_PORT="${LAMBDA_PORT:-$(free_port)}"
 start_lambda "$LAMBDA_PORT"
 start_apigw "$API_PORT" "http://127.0.0.1:$LAMBDA_PORT"
 start_event_sources "http://127.0.0.1:$LAMBDA_PORT"
+start_schedules "http://127.0.0.1:$LAMBDA_PORT"
 
 API="http://127.0.0.1:$API_PORT"
 cat <<EOF

@@ -6,11 +6,18 @@
 #   start_dynamodb PORT --db-path DIR       ... persisting in DIR
 #   start_sqs PORT                          moto's server (SQS, in memory), waits until it answers;
 #                                           exports AWS_ENDPOINT_URL_SQS and PAYRAIL_SQS_ENDPOINT
+#                                           Both emulators are restartable on their port: each start
+#                                           writes $STACK_LOG_DIR/control/{stop,start}-{dynamodb,sqs}
+#                                           and exports their paths as PAYRAIL_STOP_DYNAMODB,
+#                                           PAYRAIL_START_DYNAMODB, PAYRAIL_STOP_SQS, PAYRAIL_START_SQS
+#                                           (start-sqs recreates the template's queues: moto lost them)
 #   create_queues                           the template's queues; exports ONLINE_QUEUE_URL, ... and
 #                                           their *_DEAD_LETTER_QUEUE_URL
 #   start_lambda PORT                       cargo lambda watch (the functions' runtime + invoke API)
 #   start_apigw PORT LAMBDA_URL             the HTTP API emulation (local-stack apigw)
 #   start_event_sources LAMBDA_URL          the SQS event-source emulation (local-stack event-sources)
+#   start_schedules LAMBDA_URL              the template's Schedule events (local-stack schedules);
+#                                           PAYRAIL_SCHEDULE_SECONDS=N fires them every N s instead
 #   start_simulator PORT [ARG...]           the gateway and log service simulator
 #   random_key                              prints a fresh random key (for the signing keys)
 #   seed_demo_users                         the demo users of SPEC §7 (local stack only)
@@ -39,7 +46,9 @@ STACK_START_TIMEOUT="${STACK_START_TIMEOUT:-120}"
 # SQS_POLLERS (pollers per SQS event source, default 2),
 # APIGW_INVOKE_TIMEOUT (seconds per invocation, default 60: a cold instance runs `cargo run`),
 # LAMBDA_RELEASE (non-empty: the functions run as release builds, for benchmarks).
-STACK_ENV_OVERRIDES=(GATEWAY_URL LOG_URL TOKEN_TTL_SECONDS RUST_LOG)
+STACK_ENV_OVERRIDES=(GATEWAY_URL LOG_URL TOKEN_TTL_SECONDS RUST_LOG RECONCILE_AFTER_SECONDS)
+# The restartable emulators' pid files, stop markers and control scripts.
+STACK_CONTROL_DIR="$STACK_LOG_DIR/control"
 
 STACK_PGIDS=()
 STACK_NAMES=()
@@ -144,11 +153,66 @@ start_dynamodb() {
       return 1
       ;;
   esac
-  stack_spawn dynamodb java -Xmx512m "-Djava.library.path=$lib/DynamoDBLocal_lib" \
+  stack_spawn dynamodb bash "$STACK_ROOT/infra/local/supervise.sh" dynamodb "$STACK_CONTROL_DIR" \
+    java -Xmx512m "-Djava.library.path=$lib/DynamoDBLocal_lib" \
     -jar "$lib/DynamoDBLocal.jar" -sharedDb -port "$port" "${storage[@]}"
   stack_wait dynamodb "${STACK_PGIDS[-1]}" "DynamoDB Local on port $port" \
     http_answers "http://127.0.0.1:$port/"
+  write_control_scripts dynamodb "${STACK_PGIDS[-1]}" "http://127.0.0.1:$port/"
+  export PAYRAIL_STOP_DYNAMODB="$STACK_CONTROL_DIR/stop-dynamodb"
+  export PAYRAIL_START_DYNAMODB="$STACK_CONTROL_DIR/start-dynamodb"
   stack_log "DynamoDB Local on http://127.0.0.1:$port ($mode${dir:+ $dir})"
+}
+
+# write_control_scripts NAME SUPERVISOR_PGID URL [AFTER_START...]: $STACK_CONTROL_DIR/stop-NAME
+# (stops the emulator; its supervisor, infra/local/supervise.sh, keeps it down) and start-NAME
+# (starts it again on its port, waits until URL answers, then runs AFTER_START).
+write_control_scripts() {
+  local name=$1 pgid=$2 url=$3
+  shift 3
+  local after=""
+  if [[ $# -gt 0 ]]; then
+    after=$(printf '%q ' "$@")
+  fi
+  mkdir -p "$STACK_CONTROL_DIR"
+  cat >"$STACK_CONTROL_DIR/stop-$name" <<SH
+#!/usr/bin/env bash
+# Written by infra/local/stack.sh: stops $name until start-$name (a fault test's outage).
+set -euo pipefail
+dir=$(printf '%q' "$STACK_CONTROL_DIR")
+touch "\$dir/$name.stopped"
+pid=\$(<"\$dir/$name.pid")
+kill -TERM "\$pid" 2>/dev/null || true
+for _ in \$(seq 1 200); do
+  kill -0 "\$pid" 2>/dev/null || exit 0
+  sleep 0.05
+done
+kill -KILL "\$pid" 2>/dev/null || true
+SH
+  cat >"$STACK_CONTROL_DIR/start-$name" <<SH
+#!/usr/bin/env bash
+# Written by infra/local/stack.sh: starts $name again on its port after stop-$name, waits until
+# it answers, and restores what it lost.
+set -euo pipefail
+dir=$(printf '%q' "$STACK_CONTROL_DIR")
+rm -f "\$dir/$name.stopped"
+deadline=\$((SECONDS + $STACK_START_TIMEOUT))
+until curl -s -o /dev/null --max-time 2 $(printf '%q' "$url"); do
+  if ! kill -0 -- -$pgid 2>/dev/null; then
+    echo "start-$name: its supervisor is gone (see $name.log)" >&2
+    exit 1
+  fi
+  if ((SECONDS >= deadline)); then
+    echo "start-$name: not answering after $STACK_START_TIMEOUT s" >&2
+    exit 1
+  fi
+  sleep 0.2
+done
+export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_REGION=$(printf '%q' "$AWS_REGION")
+export AWS_ENDPOINT_URL_SQS=$(printf '%q' "${AWS_ENDPOINT_URL_SQS:-}")
+${after:+$after>/dev/null}
+SH
+  chmod +x "$STACK_CONTROL_DIR/stop-$name" "$STACK_CONTROL_DIR/start-$name"
 }
 
 # start_sqs PORT: moto's server as the local SQS. It keeps everything in memory: queues and
@@ -160,11 +224,18 @@ start_sqs() {
     return 1
   fi
   require_free_port "$port" "the SQS emulator (moto)"
-  stack_spawn sqs "$STACK_TOOLS/venv/bin/moto_server" -H 127.0.0.1 -p "$port"
+  stack_spawn sqs bash "$STACK_ROOT/infra/local/supervise.sh" sqs "$STACK_CONTROL_DIR" \
+    "$STACK_TOOLS/venv/bin/moto_server" -H 127.0.0.1 -p "$port"
   stack_wait sqs "${STACK_PGIDS[-1]}" "the SQS emulator (moto) on port $port" \
     http_answers "http://127.0.0.1:$port/moto-api/"
   export AWS_ENDPOINT_URL_SQS="http://127.0.0.1:$port"
   export PAYRAIL_SQS_ENDPOINT="$AWS_ENDPOINT_URL_SQS"
+  # moto forgets every queue when it stops: start-sqs creates them again (same names, so the
+  # same URLs), as a real SQS would still have them.
+  write_control_scripts sqs "${STACK_PGIDS[-1]}" "http://127.0.0.1:$port/moto-api/" \
+    "$LOCAL_STACK" create-queues --template "$STACK_TEMPLATE" --prefix "$TABLE_PREFIX"
+  export PAYRAIL_STOP_SQS="$STACK_CONTROL_DIR/stop-sqs"
+  export PAYRAIL_START_SQS="$STACK_CONTROL_DIR/start-sqs"
   stack_log "SQS (moto, in memory) on $AWS_ENDPOINT_URL_SQS"
 }
 
@@ -286,4 +357,16 @@ start_event_sources() {
     grep -q '^SQS event sources' "$STACK_LOG_DIR/event-sources.log"
   grep -E '^(sqs |no SQS)' "$STACK_LOG_DIR/event-sources.log" >&2 || true
   stack_log "SQS event sources -> $lambda_url (log: $STACK_LOG_DIR/event-sources.log)"
+}
+
+# start_schedules LAMBDA_URL: the template's Schedule events (the reconciler's), invoking their
+# functions at LAMBDA_URL at their rate, or every $PAYRAIL_SCHEDULE_SECONDS s when set.
+start_schedules() {
+  local lambda_url=$1
+  stack_spawn schedules "$LOCAL_STACK" schedules --template "$STACK_TEMPLATE" \
+    --lambda-url "$lambda_url"
+  stack_wait schedules "${STACK_PGIDS[-1]}" "the schedule emulation" \
+    grep -q '^schedules ->' "$STACK_LOG_DIR/schedules.log"
+  grep -E '^(schedule |no schedule)' "$STACK_LOG_DIR/schedules.log" >&2 || true
+  stack_log "schedules -> $lambda_url (log: $STACK_LOG_DIR/schedules.log)"
 }

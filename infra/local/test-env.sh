@@ -20,8 +20,17 @@
 #   STACK_LOG_DIR                                             every service's log (lambda.log, ...)
 #   PAYRAIL_SQS_RECORD                                        a JSON line per message the SQS
 #                                                             event sources delivered
+#   PAYRAIL_STOP_DYNAMODB, PAYRAIL_START_DYNAMODB,
+#   PAYRAIL_STOP_SQS, PAYRAIL_START_SQS                       scripts stopping and restarting an
+#                                                             emulator on its port (fault tests)
 # (plus dummy AWS credentials and AWS_REGION), runs the command, stops everything it started
 # and exits with the command's exit status. Logs are kept in .local/test-stack.* when it fails.
+# The template's schedules (the reconciler) run at their rate.
+#
+# PAYRAIL_FAULT_STACK=1 makes the stack for the fault tests (tests/tests/stream_faults.rs):
+# DynamoDB Local persists under $STACK_LOG_DIR (so a restart keeps the data, as DynamoDB does),
+# schedules fire every PAYRAIL_SCHEDULE_SECONDS (default 5) and the reconciler re-sends
+# payments pending longer than RECONCILE_AFTER_SECONDS (default 15).
 set -euo pipefail
 if [[ $# -eq 0 ]]; then
   echo "usage: $0 COMMAND [ARG...]" >&2
@@ -45,8 +54,18 @@ TOKEN_SIGNING_KEY="$(random_key)"
 export CURSOR_KEY TOKEN_SIGNING_KEY CARD_DATA_KEY
 export TOKEN_TTL_SECONDS="${TOKEN_TTL_SECONDS:-30}"
 
+if [[ -n "${PAYRAIL_FAULT_STACK:-}" ]]; then
+  export PAYRAIL_FAULT_STACK
+  export PAYRAIL_SCHEDULE_SECONDS="${PAYRAIL_SCHEDULE_SECONDS:-5}"
+  export RECONCILE_AFTER_SECONDS="${RECONCILE_AFTER_SECONDS:-15}"
+fi
+
 dynamodb_port="$(free_port)"
-start_dynamodb "$dynamodb_port" --in-memory
+if [[ -n "${PAYRAIL_FAULT_STACK:-}" ]]; then
+  start_dynamodb "$dynamodb_port" --db-path "$STACK_LOG_DIR/dynamodb"
+else
+  start_dynamodb "$dynamodb_port" --in-memory
+fi
 export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$dynamodb_port"
 export PAYRAIL_TEST_DYNAMODB_ENDPOINT="$AWS_ENDPOINT_URL_DYNAMODB"
 "$LOCAL_STACK" create-tables --template "$STACK_TEMPLATE" --prefix "$TABLE_PREFIX" >&2
@@ -75,6 +94,7 @@ export PAYRAIL_API_URL="http://127.0.0.1:$api_port"
 
 export PAYRAIL_SQS_RECORD="$STACK_LOG_DIR/sqs-deliveries.jsonl"
 start_event_sources "$PAYRAIL_LAMBDA_URL"
+start_schedules "$PAYRAIL_LAMBDA_URL"
 
 stack_log "running: $*"
 set +e

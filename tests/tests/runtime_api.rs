@@ -110,6 +110,9 @@ fn check(file: &str, response: &Value) -> TestResult {
     {
         return check_batch(file, response);
     }
+    if file.starts_with("reconciler") {
+        return check_reconciliation(file, response);
+    }
     let status = response["statusCode"].as_u64().unwrap_or(0);
     let body = response["body"].as_str().unwrap_or_default();
     let content_type = response["headers"]["content-type"]
@@ -207,6 +210,25 @@ fn check_batch(file: &str, response: &Value) -> TestResult {
     } else {
         assert!(failures.is_empty(), "{file}: {response}");
     }
+    Ok(())
+}
+
+/// The reconciler's answer to its schedule: how many stale pending payments it found and what
+/// became of each; with SQS up, every one it could send was sent.
+fn check_reconciliation(file: &str, response: &Value) -> TestResult {
+    let count = |name: &str| {
+        response[name]
+            .as_u64()
+            .ok_or_else(|| format!("{file}: no {name} count in {response}"))
+    };
+    let (stale, resent, failed, unsendable) = (
+        count("stale")?,
+        count("resent")?,
+        count("failed")?,
+        count("unsendable")?,
+    );
+    assert_eq!(failed, 0, "{file}: {response}");
+    assert_eq!(resent + unsendable, stale, "{file}: {response}");
     Ok(())
 }
 

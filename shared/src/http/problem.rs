@@ -62,6 +62,10 @@ pub enum ApiError {
     /// A fault on our side; the cause goes to the log, never into the response.
     #[error("internal error: {0}")]
     Internal(String),
+    /// A service payrail depends on (DynamoDB, SQS) is unreachable or overloaded: retrying the
+    /// same request shortly is expected to work. The cause goes to the log only.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
 }
 
 impl ApiError {
@@ -127,6 +131,15 @@ impl ApiError {
                 "The request could not be completed; it is safe to retry.".to_owned(),
                 vec![],
             ),
+            ApiError::Unavailable(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "service_unavailable",
+                "Service unavailable",
+                "A service payrail depends on is unavailable; retry shortly (with the same \
+                 Idempotency-Key)."
+                    .to_owned(),
+                vec![],
+            ),
         };
         Problem {
             kind: format!("urn:payrail:problem:{code}"),
@@ -139,7 +152,7 @@ impl ApiError {
     }
 
     pub fn into_response(self) -> Response<Body> {
-        if let ApiError::Internal(cause) = &self {
+        if let ApiError::Internal(cause) | ApiError::Unavailable(cause) = &self {
             tracing::error!(error = %cause, "request failed");
         }
         let problem = self.problem();
@@ -152,6 +165,11 @@ impl ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        if matches!(self, ApiError::Unavailable(_)) {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
         if let ApiError::Unauthorized(failure) = self {
             // RFC 6750: a 401 names the scheme, and says when the token itself was the problem.
             response.headers_mut().insert(
@@ -209,7 +227,11 @@ impl AuthFailure {
 
 impl From<crate::store::StoreError> for ApiError {
     fn from(err: crate::store::StoreError) -> Self {
-        ApiError::Internal(err.to_string())
+        if err.is_transient() {
+            ApiError::Unavailable(err.to_string())
+        } else {
+            ApiError::Internal(err.to_string())
+        }
     }
 }
 
@@ -258,5 +280,21 @@ mod tests {
         };
         assert_eq!(response.status(), 500);
         assert!(!body.contains("xyz"));
+    }
+
+    #[test]
+    fn an_unreachable_dependency_is_a_503_to_retry_without_its_cause() {
+        let err: ApiError = crate::store::StoreError::Unavailable("connect 10.0.0.7".into()).into();
+        let response = err.into_response();
+        let Body::Text(body) = response.body() else {
+            unreachable!("problem bodies are text")
+        };
+        assert_eq!(response.status(), 503);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "1");
+        assert_eq!(
+            response.headers()[header::CONTENT_TYPE],
+            "application/problem+json"
+        );
+        assert!(body.contains("service_unavailable") && !body.contains("10.0.0.7"));
     }
 }

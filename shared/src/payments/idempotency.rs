@@ -6,6 +6,7 @@
 //! The record also fixes the payment id before anything is written: a request whose Lambda died
 //! mid-way leaves an expired lock, and the retry that takes it over creates the payment under the
 //! same id, which the conditional create turns into "already there" instead of a second payment.
+//! A request that failed on our side (5xx) unlocks its key the same way, keeping the id.
 
 use crate::domain::{PaymentId, Timestamp};
 use crate::store::StoreError;
@@ -197,13 +198,18 @@ impl DynamoIdempotency {
         }
     }
 
-    /// Stores the response to replay and releases the key.
+    /// Stores the response to replay and releases the key. A 5xx is never replayed (it asks
+    /// the client to retry, and the retry must run): the key is only unlocked, as by
+    /// [`Self::release`].
     pub async fn complete(
         &self,
         merchant: &str,
         key: &IdempotencyKey,
         response: &StoredResponse,
     ) -> Result<(), StoreError> {
+        if response.status >= 500 {
+            return self.release(merchant, key).await;
+        }
         self.client
             .update_item()
             .table_name(&self.table)
@@ -218,16 +224,21 @@ impl DynamoIdempotency {
         Ok(())
     }
 
-    /// Forgets a key whose request failed on our side, so that a retry runs again.
+    /// Unlocks a key whose request failed on our side, so that the client's retry runs again at
+    /// once, under the same payment id: the failed attempt may have sent its message already
+    /// (the validator then stores the payment from it), and a new id would make a second one.
     pub async fn release(&self, merchant: &str, key: &IdempotencyKey) -> Result<(), StoreError> {
         self.client
-            .delete_item()
+            .update_item()
             .table_name(&self.table)
             .set_key(Some(
                 Self::key(&Self::pk(merchant, key)).into_iter().collect(),
             ))
-            .condition_expression("attribute_not_exists(#r)")
+            .update_expression("SET locked_until = :unlocked")
+            .condition_expression("attribute_exists(#pk) AND attribute_not_exists(#r)")
+            .expression_attribute_names("#pk", attr::PK)
             .expression_attribute_names("#r", "response")
+            .expression_attribute_values(":unlocked", AttributeValue::N("0".to_owned()))
             .send()
             .await
             .map(|_| ())

@@ -5,7 +5,8 @@
 //! - online: the message goes on the `online` queue first, then the payment is stored `pending`.
 //!   In that order nothing is lost: if the write fails after the send, the validator stores the
 //!   payment from the message (it carries every field); if the send fails, nothing was stored
-//!   and the client gets a 500 that is safe to retry;
+//!   and the client gets a 503 that is safe to retry (the retry keeps the payment id: see
+//!   `idempotency`); a message lost after the write is re-sent by the reconciler;
 //! - `process: false`: stored `created`, to be processed later.
 
 use super::message::StreamMessage;
@@ -208,7 +209,7 @@ impl<Q: SendMessage, S: SealCards> Payments<Q, S> {
         self.online
             .send(body)
             .await
-            .map_err(|e| ApiError::Internal(e.to_string()))
+            .map_err(|e| ApiError::Unavailable(e.to_string()))
     }
 }
 

@@ -7,6 +7,10 @@ use crate::domain::{CardType, Country, Day, PaymentId, Timestamp};
 /// partitions of every report index. Changing it needs a rewrite of the index attributes.
 pub const REPORT_SHARDS: u8 = 4;
 
+/// Partitions of the `by_pending` index: a few, so that no one partition takes every pending
+/// write, and few enough that the reconciler reads them all.
+pub const PENDING_SHARDS: u8 = 4;
+
 pub mod index {
     pub const BY_DAY: &str = "by_day";
     pub const BY_CARD_TYPE_DAY: &str = "by_card_type_day";
@@ -14,6 +18,7 @@ pub mod index {
     pub const BY_DAY_AMOUNT: &str = "by_day_amount";
     pub const BY_MERCHANT: &str = "by_merchant";
     pub const BY_ACCOUNT: &str = "by_account";
+    pub const BY_PENDING: &str = "by_pending";
 }
 
 pub mod attr {
@@ -33,6 +38,8 @@ pub mod attr {
     pub const OTIME: &str = "otime";
     pub const STATUS: &str = "status";
     pub const VERSION: &str = "version";
+    pub const PENDING_SHARD: &str = "pending_shard";
+    pub const PENDING_SINCE: &str = "pending_since";
     /// Aggregate counter: completed payments of the item's card type on the item's day.
     pub const COUNT: &str = "n";
 }
@@ -69,6 +76,11 @@ pub fn time_key_bounds(from: Timestamp, to: Timestamp) -> (String, String) {
         format!("{:013}#", from.millis().max(0)),
         format!("{:013}#~", to.millis().max(0)),
     )
+}
+
+/// Partition of the `by_pending` index (the attribute exists only while a payment is pending).
+pub fn pending_partition(shard: u8) -> String {
+    format!("PENDING#{shard}")
 }
 
 pub fn day_partition(day: Day, shard: u8) -> String {

@@ -5,6 +5,7 @@ pub mod error;
 pub mod item;
 pub mod keys;
 pub mod payments;
+pub mod pending;
 pub mod write;
 
 pub use error::StoreError;

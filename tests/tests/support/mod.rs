@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod card_scan;
+pub mod faults;
 pub mod payments;
 pub mod simulator;
 pub mod stream;

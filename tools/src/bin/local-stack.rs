@@ -6,6 +6,7 @@
 //! local-stack env           --template template.yaml [--prefix P]
 //! local-stack apigw         --template template.yaml --port 3000 --lambda-url http://127.0.0.1:9000
 //! local-stack event-sources --template template.yaml --lambda-url http://127.0.0.1:9000 [--prefix P] [--record FILE]
+//! local-stack schedules     --template template.yaml --lambda-url http://127.0.0.1:9000 [--every-seconds N]
 //! ```
 //!
 //! DynamoDB and SQS are reached through the standard AWS variables (`AWS_ENDPOINT_URL_DYNAMODB`,
@@ -21,6 +22,7 @@ use clap::{Parser, Subcommand};
 use payrail_tools::local::apigw::{ApiGwOptions, routes_from_template, serve_with};
 use payrail_tools::local::env::{function_environment, render};
 use payrail_tools::local::queues::{create_queues, queues_from_template};
+use payrail_tools::local::schedule::{self, ScheduleContext, schedules_from_template};
 use payrail_tools::local::sqs::{self, DeliveryRecord, PollerContext, event_sources_from_template};
 use payrail_tools::local::tables::{create_tables, tables_from_template};
 use payrail_tools::local::template::Template;
@@ -101,6 +103,21 @@ enum Command {
         #[arg(long)]
         record: Option<PathBuf>,
     },
+    /// Invokes the functions of the template's `Type: Schedule` events at their rate through
+    /// `cargo lambda watch`, with EventBridge's scheduled event.
+    Schedules {
+        #[arg(long, default_value = "template.yaml")]
+        template: PathBuf,
+        /// Base URL of the Lambda invoke API (`cargo lambda watch`).
+        #[arg(long, default_value = "http://127.0.0.1:9000")]
+        lambda_url: String,
+        /// Fires every schedule this often instead of at its rate (tests).
+        #[arg(long, env = "PAYRAIL_SCHEDULE_SECONDS")]
+        every_seconds: Option<u64>,
+        /// Seconds one invocation may take (a cold instance compiles the function first).
+        #[arg(long, default_value_t = 300)]
+        invoke_timeout: u64,
+    },
 }
 
 #[tokio::main]
@@ -127,6 +144,9 @@ async fn main() -> anyhow::Result<()> {
                     "exists "
                 };
                 println!("{what} {}", outcome.table_name);
+                for index in outcome.added_indexes {
+                    println!("        {}: index {index} added", outcome.table_name);
+                }
                 for drift in outcome.drift {
                     eprintln!(
                         "warning: {} differs from template.yaml: {drift} (it was left alone; \
@@ -199,6 +219,31 @@ async fn main() -> anyhow::Result<()> {
             }
             println!("SQS event sources -> {lambda_url} ({pollers} pollers each)");
             sqs::run(context, sources, pollers, shutdown_signal()).await;
+        }
+        Command::Schedules {
+            template,
+            lambda_url,
+            every_seconds,
+            invoke_timeout,
+        } => {
+            let template = Template::load(&template)?;
+            let schedules = schedules_from_template(&template)?;
+            let context = ScheduleContext {
+                http: reqwest::Client::builder()
+                    .timeout(Duration::from_secs(invoke_timeout))
+                    .build()?,
+                lambda_url: lambda_url.trim_end_matches('/').to_owned(),
+                region: std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".to_owned()),
+                every: every_seconds.map(Duration::from_secs),
+            };
+            for s in &schedules {
+                println!("{}", s.describe(context.period(s)));
+            }
+            if schedules.is_empty() {
+                println!("no schedule in the template");
+            }
+            println!("schedules -> {lambda_url}");
+            schedule::run(context, schedules, shutdown_signal()).await;
         }
         Command::Env { template, prefix } => {
             let template = Template::load(&template)?;

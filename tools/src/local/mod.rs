@@ -8,7 +8,9 @@
 //! - [`apigw`]: an API Gateway HTTP API (payload format 2.0) in front of `cargo lambda watch`;
 //! - [`sqs`]: Lambda's SQS event source mapping (batches, partial batch failures) in front of
 //!   `cargo lambda watch`;
-//! - [`invoke`]: the client of `cargo lambda watch`'s invoke API both use;
+//! - [`schedule`]: EventBridge schedules (`Type: Schedule` events) in front of
+//!   `cargo lambda watch`;
+//! - [`invoke`]: the client of `cargo lambda watch`'s invoke API they all use;
 //! - [`template`]: parsing the template and resolving its intrinsics.
 //!
 //! The `local-stack` binary exposes each as a subcommand; `infra/local/*.sh` use them.
@@ -17,6 +19,7 @@ pub mod apigw;
 pub mod env;
 pub mod invoke;
 pub mod queues;
+pub mod schedule;
 pub mod sqs;
 pub mod tables;
 pub mod template;

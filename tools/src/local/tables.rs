@@ -11,9 +11,10 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::create_table::CreateTableError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
-    LocalSecondaryIndex, Projection, ProjectionType, ProvisionedThroughput, ScalarAttributeType,
-    StreamSpecification, StreamViewType, TableStatus, TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, CreateGlobalSecondaryIndexAction, GlobalSecondaryIndex,
+    GlobalSecondaryIndexUpdate, IndexStatus, KeySchemaElement, KeyType, LocalSecondaryIndex,
+    Projection, ProjectionType, ProvisionedThroughput, ScalarAttributeType, StreamSpecification,
+    StreamViewType, TableStatus, TimeToLiveSpecification,
 };
 use serde_norway::Value;
 
@@ -342,13 +343,17 @@ pub struct TableOutcome {
     pub table_name: String,
     /// False when the table already existed (it is then left alone).
     pub created: bool,
-    /// Differences between an existing table and the template (existing tables are not altered).
+    /// Global secondary indexes the template added since an existing table was created, now
+    /// created on it (as a stack update would).
+    pub added_indexes: Vec<String>,
+    /// Differences between an existing table and the template that were left alone.
     pub drift: Vec<String>,
 }
 
 /// Creates each table (prefix + logical id) unless it exists, waits until it is ACTIVE and
-/// enables its TTL. Existing tables are left alone; differences from the template are reported
-/// in [`TableOutcome::drift`].
+/// enables its TTL. An existing table gets the global secondary indexes it lacks (a persisted
+/// local table from before the template added one); other differences from the template are
+/// reported in [`TableOutcome::drift`] and left alone.
 pub async fn create_tables(
     client: &Client,
     tables: &[TableDef],
@@ -425,10 +430,12 @@ async fn create_table(
         Err(SdkError::ServiceError(e))
             if matches!(e.err(), CreateTableError::ResourceInUseException(_)) =>
         {
+            let added_indexes = add_missing_indexes(client, table, name).await?;
             let drift = drift(client, table, name).await?;
             return Ok(TableOutcome {
                 table_name: name.to_owned(),
                 created: false,
+                added_indexes,
                 drift,
             });
         }
@@ -453,8 +460,93 @@ async fn create_table(
     Ok(TableOutcome {
         table_name: name.to_owned(),
         created: true,
+        added_indexes: Vec::new(),
         drift: Vec::new(),
     })
+}
+
+/// Creates on the existing table `name` each global secondary index of the template it lacks,
+/// one at a time (DynamoDB creates one per UpdateTable), waiting until each is ACTIVE (its
+/// backfill done). Returns their names.
+async fn add_missing_indexes(
+    client: &Client,
+    table: &TableDef,
+    name: &str,
+) -> anyhow::Result<Vec<String>> {
+    let out = client
+        .describe_table()
+        .table_name(name)
+        .send()
+        .await
+        .context("DescribeTable")?;
+    let existing: Vec<String> = out
+        .table()
+        .map(|t| t.global_secondary_indexes())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|g| g.index_name().map(str::to_owned))
+        .collect();
+    let mut added = Vec::new();
+    for index in &table.global_secondary_indexes {
+        if existing.contains(&index.name) {
+            continue;
+        }
+        let mut create = CreateGlobalSecondaryIndexAction::builder()
+            .index_name(&index.name)
+            .set_key_schema(Some(sdk_key_schema(&index.key_schema)?))
+            .projection(sdk_projection(index));
+        if let Some(t) = index.throughput {
+            create = create.provisioned_throughput(sdk_throughput(t)?);
+        }
+        let attributes = table
+            .attribute_definitions
+            .iter()
+            .filter(|a| index.key_schema.iter().any(|k| k.name == a.name))
+            .map(|a| {
+                AttributeDefinition::builder()
+                    .attribute_name(&a.name)
+                    .attribute_type(ScalarAttributeType::from(a.kind.as_str()))
+                    .build()
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        client
+            .update_table()
+            .table_name(name)
+            .set_attribute_definitions(Some(attributes))
+            .global_secondary_index_updates(
+                GlobalSecondaryIndexUpdate::builder()
+                    .create(create.build()?)
+                    .build(),
+            )
+            .send()
+            .await
+            .with_context(|| format!("UpdateTable: adding index {}", index.name))?;
+        wait_index_active(client, name, &index.name).await?;
+        added.push(index.name.clone());
+    }
+    Ok(added)
+}
+
+async fn wait_index_active(client: &Client, name: &str, index: &str) -> anyhow::Result<()> {
+    for _ in 0..600 {
+        let out = client
+            .describe_table()
+            .table_name(name)
+            .send()
+            .await
+            .context("DescribeTable")?;
+        let status = out.table().and_then(|t| {
+            t.global_secondary_indexes()
+                .iter()
+                .find(|g| g.index_name() == Some(index))
+                .and_then(|g| g.index_status().cloned())
+        });
+        if status == Some(IndexStatus::Active) {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    bail!("index {index} of {name} did not become ACTIVE within 60 s")
 }
 
 async fn wait_active(client: &Client, name: &str) -> anyhow::Result<()> {
@@ -592,7 +684,8 @@ mod tests {
                 "by_country_day",
                 "by_day_amount",
                 "by_merchant",
-                "by_account"
+                "by_account",
+                "by_pending"
             ]
         );
         let by_amount = table.gsi("by_day_amount").context("by_day_amount")?;

@@ -1,0 +1,36 @@
+//! The reconciler, on a schedule: wires the pending-payments index, the online queue and the
+//! error reporter into the reconciler. The scheduled event carries nothing it needs.
+
+use lambda_runtime::{Error, LambdaEvent, run, service_fn};
+use payrail_shared::logservice::SqsErrorReporter;
+use payrail_shared::queue::SqsQueue;
+use payrail_shared::store::pending::DynamoPending;
+use payrail_shared::stream::Reconciler;
+use payrail_shared::{config, domain::SystemClock, telemetry};
+use std::sync::Arc;
+use std::time::Duration;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    telemetry::init();
+    let table = config::required_env("TRANSACTIONS_TABLE")?;
+    let online_queue = config::required_env("ONLINE_QUEUE_URL")?;
+    let log_queue = config::required_env("LOG_QUEUE_URL")?;
+    let after = config::env_u64("RECONCILE_AFTER_SECONDS", 120, 1, 86_400)?;
+    let sdk = config::aws().await;
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let reconciler = Reconciler {
+        pending: DynamoPending::new(aws_sdk_dynamodb::Client::new(&sdk), table),
+        online: SqsQueue::new(sqs.clone(), online_queue),
+        reporter: Arc::new(SqsErrorReporter::new(sqs, log_queue)),
+        clock: Arc::new(SystemClock),
+        after: Duration::from_secs(after),
+    };
+    let reconciler = &reconciler;
+    run(service_fn(
+        move |_: LambdaEvent<serde_json::Value>| async move {
+            reconciler.run().await.map_err(Error::from)
+        },
+    ))
+    .await
+}
