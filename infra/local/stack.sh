@@ -224,8 +224,9 @@ start_sqs() {
     return 1
   fi
   require_free_port "$port" "the SQS emulator (moto)"
+  # moto's server, made thread-safe and linear in the queue's depth (see moto_sqs_server.py).
   stack_spawn sqs bash "$STACK_ROOT/infra/local/supervise.sh" sqs "$STACK_CONTROL_DIR" \
-    "$STACK_TOOLS/venv/bin/moto_server" -H 127.0.0.1 -p "$port"
+    "$STACK_TOOLS/venv/bin/python" "$STACK_ROOT/infra/local/moto_sqs_server.py" -H 127.0.0.1 -p "$port"
   stack_wait sqs "${STACK_PGIDS[-1]}" "the SQS emulator (moto) on port $port" \
     http_answers "http://127.0.0.1:$port/moto-api/"
   export AWS_ENDPOINT_URL_SQS="http://127.0.0.1:$port"

@@ -198,7 +198,13 @@ async fn main() -> anyhow::Result<()> {
             if sources.is_empty() {
                 println!("no SQS event source in the template");
             }
-            let config = aws_config::defaults(BehaviorVersion::latest()).load().await;
+            // No SDK retries: a receive retried after a lost answer would hide the first
+            // attempt's messages until their visibility timeout, silently. The pollers log
+            // each failure and retry themselves.
+            let config = aws_config::defaults(BehaviorVersion::latest())
+                .retry_config(aws_config::retry::RetryConfig::disabled())
+                .load()
+                .await;
             let context = PollerContext {
                 sqs: aws_sdk_sqs::Client::new(&config),
                 http: reqwest::Client::builder()
