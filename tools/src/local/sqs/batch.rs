@@ -16,12 +16,18 @@ pub const MAX_MESSAGES_PER_RECEIVE: usize = 10;
 /// Pause between two short polls in the last second of a window (SQS waits in whole seconds).
 const SHORT_POLL_PAUSE: Duration = Duration::from_millis(100);
 
-/// One ReceiveMessage call: at most `max` messages, waiting up to `wait_seconds` for the first.
+/// Receiving: at most `max` messages, waiting up to `wait_seconds` for the first.
+///
+/// A receive is never abandoned half way: SQS hides the messages of a ReceiveMessage call as it
+/// answers, so a call whose answer nobody reads strands them until their visibility timeout
+/// (a poller stopped during a long poll did exactly that to the next run's first message).
+/// A `stop` instead ends the wait at the end of the poll in flight, with what that poll got.
 pub trait Receive: Send + Sync {
     fn receive(
         &self,
         max: i32,
         wait_seconds: i32,
+        stop: &watch::Receiver<bool>,
     ) -> impl Future<Output = anyhow::Result<Vec<Message>>> + Send;
 }
 
@@ -40,7 +46,8 @@ pub struct Gathered {
 }
 
 /// Gathers one batch (possibly empty: no message within one long poll, an error, or `stop`).
-/// A `stop` (the watched value becoming true) ends the gathering with what it holds.
+/// A `stop` (the watched value becoming true) ends the gathering with what it holds once the
+/// receive in flight has answered (see [`Receive`]); the caller delivers that batch.
 pub async fn gather<R: Receive>(
     receiver: &R,
     limits: BatchLimits,
@@ -62,11 +69,9 @@ pub async fn gather<R: Receive>(
             }
         };
         let wanted = (limits.size - gathered.messages.len()).min(MAX_MESSAGES_PER_RECEIVE);
-        let received = tokio::select! {
-            biased;
-            _ = stop.wait_for(|stopped| *stopped) => break,
-            r = receiver.receive(i32::try_from(wanted).unwrap_or(10), wait) => r,
-        };
+        let received = receiver
+            .receive(i32::try_from(wanted).unwrap_or(10), wait, stop)
+            .await;
         let messages = match received {
             Ok(messages) => messages,
             Err(e) => {
@@ -81,6 +86,9 @@ pub async fn gather<R: Receive>(
         let got_some = !messages.is_empty();
         for message in messages {
             add(&mut gathered.messages, message);
+        }
+        if *stop.borrow() {
+            break;
         }
         if first_ones {
             if limits.window.is_zero() {
@@ -157,24 +165,36 @@ mod tests {
         }
     }
 
+    /// Polls in one-second slices, as the SQS receiver does (see `poller`).
     impl Receive for Scripted {
-        async fn receive(&self, max: i32, wait_seconds: i32) -> anyhow::Result<Vec<Message>> {
+        async fn receive(
+            &self,
+            max: i32,
+            wait_seconds: i32,
+            stop: &watch::Receiver<bool>,
+        ) -> anyhow::Result<Vec<Message>> {
             self.calls
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .push((max, wait_seconds));
             let give_up = Instant::now() + Duration::from_secs(wait_seconds as u64);
             loop {
-                let got = self.take(max);
-                if !got.is_empty() {
-                    return Ok(got);
-                }
-                match self.next_at().map(|at| self.start + at) {
-                    Some(at) if at <= give_up => tokio::time::sleep_until(at).await,
-                    _ => {
-                        tokio::time::sleep_until(give_up).await;
-                        return Ok(self.take(max));
+                let poll_end = give_up.min(Instant::now() + Duration::from_secs(1));
+                loop {
+                    let got = self.take(max);
+                    if !got.is_empty() {
+                        return Ok(got);
                     }
+                    match self.next_at().map(|at| self.start + at) {
+                        Some(at) if at <= poll_end => tokio::time::sleep_until(at).await,
+                        _ => {
+                            tokio::time::sleep_until(poll_end).await;
+                            break;
+                        }
+                    }
+                }
+                if poll_end >= give_up || *stop.borrow() {
+                    return Ok(self.take(max));
                 }
             }
         }
@@ -242,19 +262,31 @@ mod tests {
         );
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn a_stop_ends_the_long_poll_at_once() {
-        let queue = Scripted::new(&[]);
+    /// Stops 300 ms into a long poll of an empty queue.
+    async fn gather_stopped_at_300_ms(queue: &Scripted) -> (Gathered, Duration) {
         let (tx, mut stop) = watch::channel(false);
         let started = Instant::now();
         let stopper = tokio::spawn(async move {
             tokio::time::sleep(Duration::from_millis(300)).await;
             let _ = tx.send(true);
         });
-        let gathered = gather(&queue, limits(10, 0), &mut stop).await;
-        assert!(gathered.messages.is_empty());
-        assert!(started.elapsed() < Duration::from_secs(1));
+        let gathered = gather(queue, limits(10, 0), &mut stop).await;
         let _ = stopper.await;
+        (gathered, started.elapsed())
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stop_ends_the_long_poll_with_the_poll_in_flight() {
+        let (gathered, took) = gather_stopped_at_300_ms(&Scripted::new(&[])).await;
+        assert!(gathered.messages.is_empty());
+        assert!(took <= Duration::from_secs(1), "{took:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn what_the_poll_in_flight_receives_after_a_stop_is_kept() {
+        let queue = Scripted::new(&[(600, "late"), (1_500, "later")]);
+        let (gathered, _) = gather_stopped_at_300_ms(&queue).await;
+        assert_eq!(ids(&gathered), ["late"]);
     }
 
     #[test]

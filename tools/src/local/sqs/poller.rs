@@ -36,11 +36,13 @@ pub struct PollerContext {
 
 /// ReceiveMessage on one queue, asking for every attribute Lambda passes on.
 ///
-/// The pollers of a queue take turns: moto is not safe under concurrent ReceiveMessage calls
-/// on one queue (two calls moving the same message to the dead-letter queue fail one of them
-/// with a 500, and the messages that call had already taken stay invisible until their
-/// visibility timeout ends, 180 s for the stream queues). A long poll is made of one-second
-/// polls, so that no poller holds the turn for more than about a second.
+/// The pollers of a queue take turns: plain moto is not safe under concurrent ReceiveMessage
+/// calls on one queue (two calls moving the same message to the dead-letter queue fail one of
+/// them with a 500, and the messages that call had already taken stay invisible until their
+/// visibility timeout ends, 180 s for the stream queues). The local stack's moto is patched
+/// for that (infra/local/moto_sqs_server.py); the turns keep any other SQS endpoint safe and
+/// cost little, a receive of a queue with messages answering at once. A long poll is made of
+/// one-second polls, so that no poller holds the turn for more than about a second.
 struct QueueReceiver<'a> {
     sqs: &'a Client,
     url: &'a str,
@@ -66,7 +68,12 @@ impl QueueReceiver<'_> {
 }
 
 impl Receive for QueueReceiver<'_> {
-    async fn receive(&self, max: i32, wait_seconds: i32) -> anyhow::Result<Vec<Message>> {
+    async fn receive(
+        &self,
+        max: i32,
+        wait_seconds: i32,
+        stop: &watch::Receiver<bool>,
+    ) -> anyhow::Result<Vec<Message>> {
         let deadline =
             Instant::now() + Duration::from_secs(u64::try_from(wait_seconds).unwrap_or(0));
         loop {
@@ -74,7 +81,7 @@ impl Receive for QueueReceiver<'_> {
                 deadline.saturating_duration_since(Instant::now()) >= Duration::from_secs(1),
             );
             let messages = self.receive_once(max, wait).await?;
-            if !messages.is_empty() || wait == 0 {
+            if !messages.is_empty() || wait == 0 || *stop.borrow() {
                 return Ok(messages);
             }
         }
