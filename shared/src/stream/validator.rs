@@ -121,7 +121,18 @@ impl<S: SealCards> Validator<S> {
                     .create(&incoming.payment, Some(incoming.sealed.clone()))
                     .await
                 {
-                    Ok(()) | Err(PaymentWriteError::Conflict) => {}
+                    // Stored as version 1 of what was sent: no need to read it back.
+                    Ok(()) => StoredPayment {
+                        payment: incoming.payment.clone(),
+                        version: 1,
+                        card_sealed: Some(incoming.sealed.clone()),
+                    },
+                    // A concurrent delivery of the same message stored it first.
+                    Err(PaymentWriteError::Conflict) => {
+                        self.store.get(&id).await?.ok_or_else(|| {
+                            Retry::Transient(format!("database: {id} not readable"))
+                        })?
+                    }
                     Err(PaymentWriteError::NoSuchAccount(account)) => {
                         let invalid = Invalid(format!("account {account} does not exist"));
                         // Nothing was stored: on the last delivery store it `failed` (as the
@@ -136,10 +147,6 @@ impl<S: SealCards> Validator<S> {
                     }
                     Err(PaymentWriteError::Store(err)) => return Err(err.into()),
                 }
-                self.store
-                    .get(&id)
-                    .await?
-                    .ok_or_else(|| Retry::Transient(format!("database: {id} not readable")))?
             }
         };
         match stored.payment.status {
