@@ -11,8 +11,8 @@ export STACK_LOG_DIR STACK_BIN_DIR
 source infra/local/stack.sh
 bash infra/local/install.sh >&2
 
-echo "== building release binaries: cargo build --release -p payrail-tools -p payrail-functions --bins"
-cargo build --release -p payrail-tools -p payrail-functions --bins
+echo "== building release binaries: cargo build --release -p payrail-tools -p payrail-functions -p payrail-hello-lambda --bins"
+cargo build --release -p payrail-tools -p payrail-functions -p payrail-hello-lambda --bins
 BIN="$PWD/target/release"
 
 port="$(free_port)"
@@ -135,3 +135,19 @@ SQS_POLLERS=2 start_event_sources "http://127.0.0.1:$lambda_port" 2>/dev/null
 cmd=("$BIN/bench" payments-latency --api-url "http://127.0.0.1:$api_port" --requests 200)
 echo "\$ ${cmd[*]}"
 "${cmd[@]}"
+
+echo
+echo "== cold start: each function's release binary launched against a Runtime API endpoint, from"
+echo "   process start to init done (its first GET .../invocation/next) and to its first response to"
+echo "   its events/ sample, beside a hello-world lambda_http binary built the same way; peak memory,"
+echo "   binary and zipped sizes. The stack above answers their calls; a gateway without latency."
+fast_gateway_port="$(free_port)"
+stack_spawn simulator-no-latency "$BIN/simulator" --host 127.0.0.1 --port "$fast_gateway_port" --seed 1
+stack_wait simulator-no-latency "${STACK_PGIDS[-1]}" "the gateway simulator on port $fast_gateway_port" \
+  http_answers "http://127.0.0.1:$fast_gateway_port/logs"
+cmd=("$BIN/bench" cold-start --template template.yaml --prefix "$TABLE_PREFIX" --bin-dir "$BIN" \
+  --hello "$BIN/hello-lambda" --runs 10 --env-overrides "${STACK_ENV_OVERRIDES[*]}" \
+  --log-dir "$STACK_LOG_DIR/cold-start")
+echo "\$ ${cmd[*]}"
+GATEWAY_URL="http://127.0.0.1:$fast_gateway_port" LOG_URL="http://127.0.0.1:$fast_gateway_port" "${cmd[@]}"
+echo "(targets: every function within 2x hello-lambda and under 50 ms; zipped <= 8 MB; peak <= 40 MB)"

@@ -67,6 +67,33 @@ enum Command {
         #[arg(long, default_value = "stream")]
         label: String,
     },
+    /// Cold start of every function of the template beside a hello-world `lambda_http`
+    /// binary: process start to init done and to first response, peak memory, sizes.
+    ColdStart {
+        #[arg(long, default_value = "template.yaml")]
+        template: PathBuf,
+        /// Table and queue name prefix of the local stack the functions talk to.
+        #[arg(long, default_value = "")]
+        prefix: String,
+        /// Where the release binaries are.
+        #[arg(long, default_value = "target/release")]
+        bin_dir: PathBuf,
+        #[arg(long, default_value = "events")]
+        events: PathBuf,
+        /// The hello-world baseline binary (payrail-hello-lambda).
+        #[arg(long, default_value = "target/release/hello-lambda")]
+        hello: PathBuf,
+        /// Launches per function (the median is shown).
+        #[arg(long, default_value_t = 10)]
+        runs: usize,
+        /// Variables of the functions' environment that take the caller's value when set
+        /// (space-separated; the local stack's STACK_ENV_OVERRIDES).
+        #[arg(long, default_value = "")]
+        env_overrides: String,
+        /// Each function's output goes to <LOG_DIR>/<binary>.log.
+        #[arg(long)]
+        log_dir: Option<PathBuf>,
+    },
     /// p50/p99 of POST /payments (offline, online) and GET /payments/{id} through the stack.
     PaymentsLatency {
         #[arg(long)]
@@ -140,6 +167,33 @@ async fn main() -> ExitCode {
                     row(&format!("GET /payments/{{id}} ({})", 2 * requests + 2), l.get);
                 }),
         ),
+        Command::ColdStart {
+            template,
+            prefix,
+            bin_dir,
+            events,
+            hello,
+            runs,
+            env_overrides,
+            log_dir,
+        } => Some(
+            cold_start(
+                template,
+                prefix,
+                ColdStartFiles {
+                    bin_dir,
+                    events,
+                    hello,
+                    log_dir: log_dir.as_deref(),
+                },
+                *runs,
+                &env_overrides
+                    .split_whitespace()
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>(),
+            )
+            .await,
+        ),
         _ => None,
     };
     if let Some(result) = result {
@@ -175,6 +229,7 @@ async fn main() -> ExitCode {
         Command::AuthVerify { .. }
         | Command::AuthLatency { .. }
         | Command::Stream { .. }
+        | Command::ColdStart { .. }
         | Command::PaymentsLatency { .. } => Ok(()),
         Command::Reports => {
             let cases = cases();
@@ -279,5 +334,111 @@ async fn stream(
         run.per_second(),
         run.statuses
     );
+    Ok(())
+}
+
+/// Cold start targets (issue 5): within 2x the hello-world figure and under 50 ms; zipped
+/// package at most 8 MB; peak memory at most 40 MB.
+const COLD_START_LIMIT_MS: f64 = 50.0;
+const COLD_START_HELLO_FACTOR: f64 = 2.0;
+const ZIPPED_LIMIT_BYTES: u64 = 8 * 1024 * 1024;
+const PEAK_RSS_LIMIT_KIB: u64 = 40 * 1024;
+
+/// Where `cold-start` finds what it launches and puts what they print.
+struct ColdStartFiles<'a> {
+    bin_dir: &'a std::path::Path,
+    events: &'a std::path::Path,
+    hello: &'a std::path::Path,
+    log_dir: Option<&'a std::path::Path>,
+}
+
+async fn cold_start(
+    template: &std::path::Path,
+    prefix: &str,
+    files: ColdStartFiles<'_>,
+    runs: usize,
+    overrides: &[String],
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let ColdStartFiles {
+        bin_dir,
+        events,
+        hello,
+        log_dir,
+    } = files;
+    use payrail_tools::bench::cold_start::{Launch, launches_from_template, summarize};
+    let template = payrail_tools::local::template::Template::load(template)?;
+    if let Some(dir) = log_dir {
+        std::fs::create_dir_all(dir)?;
+    }
+    let launches = launches_from_template(&template, prefix, bin_dir, events, overrides, log_dir)?;
+    let baseline = Launch {
+        name: "hello-lambda".to_owned(),
+        binary: hello.to_path_buf(),
+        event: payrail_tools::bench::cold_start::sample_event(events, "api-docs")
+            .ok_or("no events/api-docs*.json for the hello-world baseline")?,
+        environment: Default::default(),
+        memory_mb: 128,
+        log: log_dir.map(|dir| dir.join("hello-lambda.log")),
+    };
+    let hello = summarize(&baseline, runs).await?;
+    let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
+    let mib = |bytes: u64| bytes as f64 / (1024.0 * 1024.0);
+    let hello_ms = ms(hello.first_response_median);
+    println!(
+        "| function ({runs} launches each) | init ms | first response ms (median) | max | × hello | peak RSS MiB | binary MiB | zipped MiB | within targets |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---|");
+    let mut misses = Vec::new();
+    // One launch at a time: they never compete for the CPU.
+    let mut summaries = vec![hello];
+    for launch in &launches {
+        summaries.push(summarize(launch, runs).await?);
+    }
+    for s in summaries {
+        let first = ms(s.first_response_median);
+        let factor = first / hello_ms;
+        let mut missed = Vec::new();
+        if s.name != "hello-lambda" {
+            if first > COLD_START_LIMIT_MS {
+                missed.push("≥ 50 ms");
+            }
+            if factor > COLD_START_HELLO_FACTOR {
+                missed.push("> 2× hello");
+            }
+        }
+        if s.zipped_bytes > ZIPPED_LIMIT_BYTES {
+            missed.push("zip > 8 MB");
+        }
+        if s.peak_rss_kib > PEAK_RSS_LIMIT_KIB {
+            missed.push("> 40 MB");
+        }
+        if !s.answered {
+            missed.push("answered with an error");
+        }
+        println!(
+            "| {} | {:.1} | {:.1} | {:.1} | {:.2} | {:.1} | {:.2} | {:.2} | {} |",
+            s.name,
+            ms(s.init_median),
+            first,
+            ms(s.first_response_max),
+            factor,
+            s.peak_rss_kib as f64 / 1024.0,
+            mib(s.binary_bytes),
+            mib(s.zipped_bytes),
+            if missed.is_empty() {
+                "yes".to_owned()
+            } else {
+                missed.join(", ")
+            }
+        );
+        if !missed.is_empty() {
+            misses.push(s.name.clone());
+        }
+    }
+    if misses.is_empty() {
+        println!("every function within the targets");
+    } else {
+        println!("outside a target: {}", misses.join(", "));
+    }
     Ok(())
 }

@@ -1,0 +1,399 @@
+//! Cold start: a function's binary launched as Lambda launches it, against a Runtime API
+//! endpoint served here, timed from process start to the first `GET .../invocation/next`
+//! (its init: what Lambda bills as Init Duration) and to its first response (init plus
+//! the handler's first event). Peak memory is the process's high-water mark (`VmHWM`) when
+//! that response arrives.
+//!
+//! Only the Runtime API's three calls a runtime makes on a first invocation are served:
+//! `next` (the event, once; a second `next` waits until the process is killed), and the
+//! invocation's `response` or `error`. An init error (`/runtime/init/error`) ends the run as
+//! a failure.
+
+use super::BenchResult;
+use crate::local::env::function_environment;
+use crate::local::template::{FUNCTION_TYPE, Template};
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_norway::Value;
+use std::collections::BTreeMap;
+use std::path::{Path as FsPath, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::oneshot;
+
+const REQUEST_ID: &str = "cold-start-bench-0001";
+
+/// One function to launch.
+#[derive(Debug, Clone)]
+pub struct Launch {
+    /// The binary's name (and the function's, for its environment).
+    pub name: String,
+    pub binary: PathBuf,
+    /// The first event it gets.
+    pub event: PathBuf,
+    /// Its environment, besides the Runtime API's own variables.
+    pub environment: BTreeMap<String, String>,
+    pub memory_mb: u32,
+    /// Where its stdout and stderr go (appended); discarded when `None`.
+    pub log: Option<PathBuf>,
+}
+
+/// One launch's figures.
+#[derive(Debug, Clone, Copy)]
+pub struct ColdStart {
+    pub init: Duration,
+    pub first_response: Duration,
+    /// Peak resident memory at the first response, KiB.
+    pub peak_rss_kib: u64,
+    /// Whether the first invocation answered through `/response` (not `/error`).
+    pub answered: bool,
+}
+
+#[derive(Default)]
+struct Marks {
+    init: Option<Instant>,
+    done: Option<oneshot::Sender<(Instant, bool)>>,
+    init_error: Option<String>,
+}
+
+#[derive(Clone)]
+struct Runtime {
+    event: Bytes,
+    function_arn: String,
+    marks: Arc<Mutex<Marks>>,
+    served: Arc<std::sync::atomic::AtomicBool>,
+}
+
+async fn next(State(runtime): State<Runtime>) -> Response {
+    if runtime
+        .served
+        .swap(true, std::sync::atomic::Ordering::SeqCst)
+    {
+        // The second `next`: the process is killed while it waits.
+        std::future::pending::<()>().await;
+    }
+    runtime
+        .marks
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .init
+        .get_or_insert_with(Instant::now);
+    let deadline = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        + Duration::from_secs(30);
+    let mut headers = HeaderMap::new();
+    let mut set = |name: &'static str, value: String| {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            headers.insert(name, value);
+        }
+    };
+    set("lambda-runtime-aws-request-id", REQUEST_ID.to_owned());
+    set(
+        "lambda-runtime-deadline-ms",
+        deadline.as_millis().to_string(),
+    );
+    set("lambda-runtime-invoked-function-arn", runtime.function_arn);
+    set(
+        "lambda-runtime-trace-id",
+        "Root=1-00000000-000000000000000000000000;Parent=0000000000000000;Sampled=0".to_owned(),
+    );
+    set("content-type", "application/json".to_owned());
+    (headers, runtime.event).into_response()
+}
+
+fn finish(runtime: &Runtime, answered: bool) -> StatusCode {
+    let done = runtime
+        .marks
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .done
+        .take();
+    if let Some(done) = done {
+        let _ = done.send((Instant::now(), answered));
+    }
+    StatusCode::ACCEPTED
+}
+
+async fn response(State(runtime): State<Runtime>, Path(_id): Path<String>) -> StatusCode {
+    finish(&runtime, true)
+}
+
+async fn invocation_error(State(runtime): State<Runtime>, Path(_id): Path<String>) -> StatusCode {
+    finish(&runtime, false)
+}
+
+async fn init_error(State(runtime): State<Runtime>, body: Bytes) -> StatusCode {
+    runtime
+        .marks
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .init_error = Some(String::from_utf8_lossy(&body).into_owned());
+    finish(&runtime, false)
+}
+
+/// Launches the function once and measures its cold start.
+pub async fn cold_start(launch: &Launch) -> BenchResult<ColdStart> {
+    let event = Bytes::from(
+        std::fs::read(&launch.event)
+            .map_err(|e| format!("cannot read {}: {e}", launch.event.display()))?,
+    );
+    let (done_tx, done_rx) = oneshot::channel();
+    let runtime = Runtime {
+        event,
+        function_arn: format!(
+            "arn:aws:lambda:eu-west-1:123456789012:function:{}",
+            launch.name
+        ),
+        marks: Arc::new(Mutex::new(Marks {
+            done: Some(done_tx),
+            ..Marks::default()
+        })),
+        served: Arc::default(),
+    };
+    let app = Router::new()
+        .route("/2018-06-01/runtime/invocation/next", get(next))
+        .route(
+            "/2018-06-01/runtime/invocation/{id}/response",
+            post(response),
+        )
+        .route(
+            "/2018-06-01/runtime/invocation/{id}/error",
+            post(invocation_error),
+        )
+        .route("/2018-06-01/runtime/init/error", post(init_error))
+        .with_state(runtime.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let address = listener.local_addr()?;
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let started = Instant::now();
+    let mut child = tokio::process::Command::new(&launch.binary)
+        .env_clear()
+        .envs(&launch.environment)
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("AWS_LAMBDA_RUNTIME_API", address.to_string())
+        .env("AWS_LAMBDA_FUNCTION_NAME", &launch.name)
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env(
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+            launch.memory_mb.to_string(),
+        )
+        .env(
+            "AWS_LAMBDA_LOG_GROUP_NAME",
+            format!("/aws/lambda/{}", launch.name),
+        )
+        .env("AWS_LAMBDA_LOG_STREAM_NAME", "cold-start-bench")
+        .env("LAMBDA_TASK_ROOT", ".")
+        .stdin(Stdio::null())
+        .stdout(output(launch.log.as_deref())?)
+        .stderr(output(launch.log.as_deref())?)
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", launch.binary.display()))?;
+    let pid = child.id();
+    let waited = tokio::time::timeout(Duration::from_secs(30), done_rx).await;
+    let peak_rss_kib = pid.and_then(peak_rss_kib).unwrap_or(0);
+    let _ = child.kill().await;
+    server.abort();
+    let (finished, answered) = match waited {
+        Ok(Ok(done)) => done,
+        Ok(Err(_)) => return Err(format!("{}: the runtime went away", launch.name).into()),
+        Err(_) => return Err(format!("{}: no response within 30 s", launch.name).into()),
+    };
+    let marks = runtime.marks.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(why) = &marks.init_error {
+        return Err(format!("{}: init failed: {why}", launch.name).into());
+    }
+    let init = marks.init.unwrap_or(finished);
+    Ok(ColdStart {
+        init: init.duration_since(started),
+        first_response: finished.duration_since(started),
+        peak_rss_kib,
+        answered,
+    })
+}
+
+fn output(log: Option<&FsPath>) -> std::io::Result<Stdio> {
+    match log {
+        Some(path) => Ok(std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)?
+            .into()),
+        None => Ok(Stdio::null()),
+    }
+}
+
+/// The process's peak resident set so far (`VmHWM` of /proc/<pid>/status), KiB.
+fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// The figures of several launches of one function.
+#[derive(Debug, Clone)]
+pub struct Summary {
+    pub name: String,
+    pub runs: usize,
+    pub init_median: Duration,
+    pub first_response_median: Duration,
+    pub first_response_max: Duration,
+    pub peak_rss_kib: u64,
+    pub binary_bytes: u64,
+    pub zipped_bytes: u64,
+    pub answered: bool,
+}
+
+/// Launches the function `runs` times, one after another.
+pub async fn summarize(launch: &Launch, runs: usize) -> BenchResult<Summary> {
+    let mut results = Vec::with_capacity(runs);
+    for _ in 0..runs.max(1) {
+        results.push(cold_start(launch).await?);
+    }
+    let median = |mut values: Vec<Duration>| {
+        values.sort();
+        values[values.len() / 2]
+    };
+    Ok(Summary {
+        name: launch.name.clone(),
+        runs: results.len(),
+        init_median: median(results.iter().map(|r| r.init).collect()),
+        first_response_median: median(results.iter().map(|r| r.first_response).collect()),
+        first_response_max: results
+            .iter()
+            .map(|r| r.first_response)
+            .max()
+            .unwrap_or_default(),
+        peak_rss_kib: results.iter().map(|r| r.peak_rss_kib).max().unwrap_or(0),
+        binary_bytes: std::fs::metadata(&launch.binary).map(|m| m.len())?,
+        zipped_bytes: zipped_bytes(&launch.binary)?,
+        answered: results.iter().all(|r| r.answered),
+    })
+}
+
+/// The size of the deployment package Lambda gets: the binary as `bootstrap` in a deflated zip
+/// (as `sam build` with cargo-lambda and `cargo lambda build --output-format zip` make it).
+pub fn zipped_bytes(binary: &FsPath) -> BenchResult<u64> {
+    use std::io::Write;
+    let content = std::fs::read(binary)?;
+    let mut archive = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .unix_permissions(0o755);
+    archive.start_file("bootstrap", options)?;
+    archive.write_all(&content)?;
+    Ok(archive.finish()?.into_inner().len() as u64)
+}
+
+/// The sample event a function's binary is launched with: `events/<binary>.json`, else the
+/// first of `events/<binary>-*.json` by name.
+pub fn sample_event(events: &FsPath, binary: &str) -> Option<PathBuf> {
+    let exact = events.join(format!("{binary}.json"));
+    if exact.is_file() {
+        return Some(exact);
+    }
+    let mut candidates: Vec<PathBuf> = std::fs::read_dir(events)
+        .ok()?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| {
+            path.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(&format!("{binary}-")) && n.ends_with(".json"))
+        })
+        .collect();
+    candidates.sort();
+    candidates.into_iter().next()
+}
+
+/// Every function of the template, with its binary in `bin_dir`, its first event from
+/// `events`, its memory size, and the local stack's environment (see [`function_environment`]),
+/// in which the variables named in `overrides` take the caller's value when it has one (as
+/// the local stack's STACK_ENV_OVERRIDES do).
+pub fn launches_from_template(
+    template: &Template,
+    prefix: &str,
+    bin_dir: &FsPath,
+    events: &FsPath,
+    overrides: &[String],
+    log_dir: Option<&FsPath>,
+) -> BenchResult<Vec<Launch>> {
+    let mut environment = function_environment(template, prefix, &|k| std::env::var(k).ok())
+        .map_err(|e| format!("{e:#}"))?;
+    for key in overrides {
+        if let Ok(value) = std::env::var(key) {
+            environment.insert(key.clone(), value);
+        }
+    }
+    let global_memory = memory_of(template.function_globals());
+    let mut launches = Vec::new();
+    for function in template.resources_of_type(FUNCTION_TYPE) {
+        let binary = function
+            .metadata
+            .get("BuildProperties")
+            .and_then(|p| p.get("Binary"))
+            .and_then(Value::as_str)
+            .ok_or_else(|| {
+                format!(
+                    "{} has no Metadata.BuildProperties.Binary",
+                    function.logical_id
+                )
+            })?;
+        let event = sample_event(events, binary)
+            .ok_or_else(|| format!("no sample event for {binary} in {}", events.display()))?;
+        launches.push(Launch {
+            name: binary.to_owned(),
+            binary: bin_dir.join(binary),
+            event,
+            environment: environment.clone(),
+            memory_mb: memory_of(function.properties)
+                .or(global_memory)
+                .unwrap_or(128),
+            log: log_dir.map(|dir| dir.join(format!("{binary}.log"))),
+        });
+    }
+    Ok(launches)
+}
+
+fn memory_of(properties: &Value) -> Option<u32> {
+    properties
+        .get("MemorySize")
+        .and_then(Value::as_u64)
+        .and_then(|m| u32::try_from(m).ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_exact_event_is_preferred_then_the_first_variant() -> std::io::Result<()> {
+        let dir = std::env::temp_dir().join(format!("cold-start-events-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        for name in ["a.json", "a-x.json", "b-z.json", "b-y.json", "bc.json"] {
+            std::fs::write(dir.join(name), "{}")?;
+        }
+        assert_eq!(sample_event(&dir, "a"), Some(dir.join("a.json")));
+        assert_eq!(sample_event(&dir, "b"), Some(dir.join("b-y.json")));
+        assert_eq!(sample_event(&dir, "c"), None);
+        std::fs::remove_dir_all(&dir)
+    }
+
+    #[test]
+    fn the_package_is_the_binary_deflated_as_bootstrap() -> BenchResult<()> {
+        let file = std::env::temp_dir().join(format!("cold-start-zip-{}", std::process::id()));
+        std::fs::write(&file, vec![b'x'; 100_000])?;
+        let zipped = zipped_bytes(&file)?;
+        std::fs::remove_file(&file)?;
+        assert!(zipped > 0 && zipped < 10_000, "{zipped}");
+        Ok(())
+    }
+}
