@@ -47,6 +47,7 @@ const MAX_PASSWORD_BYTES: usize = 1024;
         (status = 403, description = "The user is disabled", body = crate::http::Problem, content_type = "application/problem+json"),
         (status = 422, description = "A field is missing or invalid, each named", body = crate::http::Problem, content_type = "application/problem+json"),
         (status = 500, description = "Internal error", body = crate::http::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "A service payrail depends on (DynamoDB, SQS) is unavailable; retry after Retry-After seconds, with the same Idempotency-Key where there is one", body = crate::http::Problem, content_type = "application/problem+json", headers(("Retry-After" = u32, description = "Seconds to wait before retrying"))),
     )
 )]
 pub async fn issue_token<U: FindUser>(

@@ -78,6 +78,7 @@ fn body_text(response: &Response<Body>) -> String {
         (status = 415, description = "The body is not declared `application/json`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields, each named; or an Idempotency-Key used with another body", body = Problem, content_type = "application/problem+json"),
         (status = 500, description = "Internal error; safe to retry", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "A service payrail depends on (DynamoDB, SQS) is unavailable; retry after Retry-After seconds, with the same Idempotency-Key where there is one", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u32, description = "Seconds to wait before retrying"))),
     )
 )]
 pub async fn create_payment<Q: SendMessage, S: SealCards>(
@@ -209,6 +210,7 @@ fn path_id(request: &Request) -> Result<PaymentId, ApiError> {
         (status = 409, description = "The payment is not in status created", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The id is not a UUID", body = Problem, content_type = "application/problem+json"),
         (status = 500, description = "Internal error; safe to retry", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "A service payrail depends on (DynamoDB, SQS) is unavailable; retry after Retry-After seconds, with the same Idempotency-Key where there is one", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u32, description = "Seconds to wait before retrying"))),
     )
 )]
 pub async fn process_payment<Q: SendMessage, S: SealCards>(
@@ -246,6 +248,7 @@ pub async fn process_payment<Q: SendMessage, S: SealCards>(
         (status = 404, description = "No such payment (of yours)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The id is not a UUID", body = Problem, content_type = "application/problem+json"),
         (status = 500, description = "Internal error", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "A service payrail depends on (DynamoDB, SQS) is unavailable; retry after Retry-After seconds, with the same Idempotency-Key where there is one", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u32, description = "Seconds to wait before retrying"))),
     )
 )]
 pub async fn get_payment(store: &DynamoPayments, request: Request) -> Response<Body> {
@@ -342,6 +345,7 @@ pub struct PaymentPage {
         (status = 401, description = "No valid bearer token", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid parameters, each named", body = Problem, content_type = "application/problem+json"),
         (status = 500, description = "Internal error", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "A service payrail depends on (DynamoDB, SQS) is unavailable; retry after Retry-After seconds, with the same Idempotency-Key where there is one", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u32, description = "Seconds to wait before retrying"))),
     )
 )]
 pub async fn list_payments(

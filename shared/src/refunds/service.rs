@@ -85,9 +85,9 @@ impl From<RefundError> for ApiError {
             RefundError::Contended => ApiError::Conflict(
                 "The payment is being refunded concurrently; read it again and retry.",
             ),
-            err @ (RefundError::Store(_) | RefundError::Queue(_)) => {
-                ApiError::Internal(err.to_string())
-            }
+            // An outage answers 503 + Retry-After, as the payment routes do.
+            RefundError::Store(err) => err.into(),
+            RefundError::Queue(err) => ApiError::Unavailable(err.to_string()),
         }
     }
 }
@@ -343,5 +343,23 @@ impl Completion<'_> {
         Err(StoreError::Request(
             "the payment kept changing under concurrent refunds".into(),
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_outage_is_a_503_to_retry_and_a_refusal_a_409() {
+        let status = |err: RefundError| ApiError::from(err).problem().status;
+        assert_eq!(
+            status(RefundError::Store(StoreError::Unavailable(
+                "timeout".into()
+            ))),
+            503
+        );
+        assert_eq!(status(RefundError::Queue(SendError("refused".into()))), 503);
+        assert_eq!(status(RefundError::Refused(Refused::NothingLeft)), 409);
     }
 }
