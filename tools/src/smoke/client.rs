@@ -128,7 +128,6 @@ impl<'a> ApiClient<'a> {
         let started = Instant::now();
         let failed = |e: reqwest::Error| SmokeError::Request {
             check: check.to_owned(),
-            target: format!("{method} {url}"),
             cause: error_chain(&e),
         };
         let response = request.send().await.map_err(failed)?;
