@@ -1,13 +1,22 @@
 #!/usr/bin/env bash
 # The tests `make test` runs inside test-env.sh (which has started the stack and exported
-# its addresses): every Rust test, then a property-based run over /openapi.json. The fault tests
-# (stream_faults) skip here: `make test` runs them next in a stack of their own
-# (infra/local/run-fault-tests.sh).
+# its addresses): every Rust test, the deploy pipeline's smoke test, then a property-based run
+# over /openapi.json. The fault tests (stream_faults) skip here: `make test` runs them next in a
+# stack of their own (infra/local/run-fault-tests.sh).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export PAYRAIL_REQUIRE_EMULATORS=1
 
 cargo test --workspace
+
+# The deploy pipeline's smoke test (tools/src/bin/smoke.rs), run here against the local stack so
+# that it is itself tested: token, payments (offline with its idempotent replay, online to its
+# final status), the reports as admin, the OpenAPI document. Account 500 plays the dedicated
+# smoke account a deployed stage has (docs/deployment.md, "The smoke test").
+echo "smoke: the deploy pipeline's smoke test against $PAYRAIL_API_URL"
+PAYRAIL_SMOKE_PASSWORD="$PAYRAIL_DEMO_PASSWORD" PAYRAIL_SMOKE_ADMIN_PASSWORD="$PAYRAIL_DEMO_PASSWORD" \
+target/debug/smoke --base-url "$PAYRAIL_API_URL" --username alice --admin-username admin \
+  --account-id 500
 
 # Schemathesis generates valid and invalid requests from the OpenAPI document and checks that
 # nothing yields a 5xx, every response matches the document, and no protected route answers

@@ -4,3 +4,4 @@ pub mod generator;
 pub mod local;
 pub mod redrive;
 pub mod simulator;
+pub mod smoke;
