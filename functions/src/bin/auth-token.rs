@@ -3,6 +3,7 @@
 use lambda_http::{Error, Request, run, service_fn};
 use payrail_shared::auth::{SigningKey, TokenIssuer};
 use payrail_shared::http::auth_token::{TokenEndpoint, issue_token};
+use payrail_shared::telemetry::Invocation;
 use payrail_shared::users::DynamoUsers;
 use payrail_shared::{config, domain::SystemClock, telemetry};
 use std::sync::Arc;
@@ -10,6 +11,7 @@ use std::sync::Arc;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     telemetry::init();
+    let metrics = telemetry::metrics(env!("CARGO_BIN_NAME"))?;
     let table = config::required_env("USERS_TABLE")?;
     let ttl_seconds = config::env_u64("TOKEN_TTL_SECONDS", 30, 1, 3600)?;
     let sdk = config::aws().await;
@@ -22,7 +24,11 @@ async fn main() -> Result<(), Error> {
     };
     let endpoint = &endpoint;
     run(service_fn(move |request: Request| async move {
-        Ok::<_, Error>(issue_token(endpoint, request).await)
+        Ok::<_, Error>(
+            metrics
+                .around(request.request_id(), issue_token(endpoint, request))
+                .await,
+        )
     }))
     .await
 }

@@ -6,12 +6,14 @@ use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 use payrail_shared::logservice::{LogServiceClient, forward_batch_with_backoff};
 use payrail_shared::outbound::Timeouts;
 use payrail_shared::stream::Redelivery;
+use payrail_shared::telemetry::Invocation;
 use payrail_shared::{config, telemetry};
 use std::time::Duration;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     telemetry::init();
+    let metrics = telemetry::metrics(env!("CARGO_BIN_NAME"))?;
     let log_url = config::required_env("LOG_URL")?;
     let queue_url = config::required_env("LOG_QUEUE_URL")?;
     let max_receive_count = config::env_u64("LOG_MAX_RECEIVE_COUNT", 10, 1, 1000)?;
@@ -28,7 +30,14 @@ async fn main() -> Result<(), Error> {
     redelivery.cap = Duration::from_secs(300);
     let (client, redelivery) = (&client, &redelivery);
     run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
-        Ok::<_, Error>(forward_batch_with_backoff(client, redelivery, event.payload).await)
+        Ok::<_, Error>(
+            metrics
+                .around(
+                    event.request_id(),
+                    forward_batch_with_backoff(client, redelivery, event.payload),
+                )
+                .await,
+        )
     }))
     .await
 }

@@ -4,11 +4,13 @@ use lambda_http::{Error, Request, run, service_fn};
 use payrail_shared::accounts::DynamoAccounts;
 use payrail_shared::http::payments::get_payment;
 use payrail_shared::store::payments::DynamoPayments;
+use payrail_shared::telemetry::Invocation;
 use payrail_shared::{config, telemetry};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     telemetry::init();
+    let metrics = telemetry::metrics(env!("CARGO_BIN_NAME"))?;
     let table = config::required_env("TRANSACTIONS_TABLE")?;
     let accounts_table = config::required_env("ACCOUNTS_TABLE")?;
     let sdk = config::aws().await;
@@ -17,7 +19,11 @@ async fn main() -> Result<(), Error> {
     let store = DynamoPayments::new(client, table, accounts);
     let store = &store;
     run(service_fn(move |request: Request| async move {
-        Ok::<_, Error>(get_payment(store, request).await)
+        Ok::<_, Error>(
+            metrics
+                .around(request.request_id(), get_payment(store, request))
+                .await,
+        )
     }))
     .await
 }

@@ -8,12 +8,14 @@ use payrail_shared::http::payments::process_payment;
 use payrail_shared::payments::Payments;
 use payrail_shared::queue::SqsQueue;
 use payrail_shared::store::payments::DynamoPayments;
+use payrail_shared::telemetry::Invocation;
 use payrail_shared::{config, domain::SystemClock, telemetry};
 use std::sync::Arc;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     telemetry::init();
+    let metrics = telemetry::metrics(env!("CARGO_BIN_NAME"))?;
     let table = config::required_env("TRANSACTIONS_TABLE")?;
     let accounts_table = config::required_env("ACCOUNTS_TABLE")?;
     let online_queue = config::required_env("ONLINE_QUEUE_URL")?;
@@ -30,7 +32,11 @@ async fn main() -> Result<(), Error> {
     };
     let payments = &payments;
     run(service_fn(move |request: Request| async move {
-        Ok::<_, Error>(process_payment(payments, request).await)
+        Ok::<_, Error>(
+            metrics
+                .around(request.request_id(), process_payment(payments, request))
+                .await,
+        )
     }))
     .await
 }

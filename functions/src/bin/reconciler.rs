@@ -6,6 +6,7 @@ use payrail_shared::logservice::SqsErrorReporter;
 use payrail_shared::queue::SqsQueue;
 use payrail_shared::store::pending::DynamoPending;
 use payrail_shared::stream::Reconciler;
+use payrail_shared::telemetry::Invocation;
 use payrail_shared::{config, domain::SystemClock, telemetry};
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,6 +14,7 @@ use std::time::Duration;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     telemetry::init();
+    let metrics = telemetry::metrics(env!("CARGO_BIN_NAME"))?;
     let table = config::required_env("TRANSACTIONS_TABLE")?;
     let online_queue = config::required_env("ONLINE_QUEUE_URL")?;
     let log_queue = config::required_env("LOG_QUEUE_URL")?;
@@ -28,8 +30,13 @@ async fn main() -> Result<(), Error> {
     };
     let reconciler = &reconciler;
     run(service_fn(
-        move |_: LambdaEvent<serde_json::Value>| async move {
-            reconciler.run().await.map_err(Error::from)
+        move |event: LambdaEvent<serde_json::Value>| async move {
+            // Boxed: the run's future nested in the flush's overflows the compiler's layout
+            // query depth.
+            metrics
+                .around(event.request_id(), Box::pin(reconciler.run()))
+                .await
+                .map_err(Error::from)
         },
     ))
     .await

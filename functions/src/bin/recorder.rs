@@ -8,12 +8,14 @@ use payrail_shared::cards::CardCipher;
 use payrail_shared::logservice::SqsErrorReporter;
 use payrail_shared::store::payments::DynamoPayments;
 use payrail_shared::stream::{Recorder, Redelivery};
+use payrail_shared::telemetry::Invocation;
 use payrail_shared::{config, domain::SystemClock, telemetry};
 use std::sync::Arc;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     telemetry::init();
+    let metrics = telemetry::metrics(env!("CARGO_BIN_NAME"))?;
     let table = config::required_env("TRANSACTIONS_TABLE")?;
     let accounts_table = config::required_env("ACCOUNTS_TABLE")?;
     let queue_url = config::required_env("OFFLINE_QUEUE_URL")?;
@@ -37,7 +39,11 @@ async fn main() -> Result<(), Error> {
     };
     let recorder = &recorder;
     run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
-        Ok::<_, Error>(recorder.handle(event.payload).await)
+        Ok::<_, Error>(
+            metrics
+                .around(event.request_id(), recorder.handle(event.payload))
+                .await,
+        )
     }))
     .await
 }

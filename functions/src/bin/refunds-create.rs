@@ -7,6 +7,7 @@ use payrail_shared::http::refunds::create_refund;
 use payrail_shared::logservice::SqsErrorReporter;
 use payrail_shared::queue::SqsQueue;
 use payrail_shared::refunds::{DynamoRefunds, Refunds};
+use payrail_shared::telemetry::Invocation;
 use payrail_shared::{config, domain::SystemClock, telemetry};
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,6 +15,7 @@ use std::time::Duration;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     telemetry::init();
+    let metrics = telemetry::metrics(env!("CARGO_BIN_NAME"))?;
     let table = config::required_env("TRANSACTIONS_TABLE")?;
     let online_queue = config::required_env("ONLINE_QUEUE_URL")?;
     let gateway_url = config::required_env("GATEWAY_URL")?;
@@ -31,7 +33,11 @@ async fn main() -> Result<(), Error> {
     };
     let refunds = &refunds;
     run(service_fn(move |request: Request| async move {
-        Ok::<_, Error>(create_refund(refunds, request).await)
+        Ok::<_, Error>(
+            metrics
+                .around(request.request_id(), create_refund(refunds, request))
+                .await,
+        )
     }))
     .await
 }

@@ -4,18 +4,27 @@ use lambda_http::{Error, Request, run, service_fn};
 use payrail_shared::http::cursor::CursorKey;
 use payrail_shared::http::refunds::list_refunds;
 use payrail_shared::refunds::DynamoRefunds;
+use payrail_shared::telemetry::Invocation;
 use payrail_shared::{config, telemetry};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     telemetry::init();
+    let metrics = telemetry::metrics(env!("CARGO_BIN_NAME"))?;
     let table = config::required_env("TRANSACTIONS_TABLE")?;
     let sdk = config::aws().await;
     let cursor_key = CursorKey::load(&sdk).await?;
     let store = DynamoRefunds::new(aws_sdk_dynamodb::Client::new(&sdk), table);
     let (store, cursor_key) = (&store, &cursor_key);
     run(service_fn(move |request: Request| async move {
-        Ok::<_, Error>(list_refunds(store, cursor_key, request).await)
+        Ok::<_, Error>(
+            metrics
+                .around(
+                    request.request_id(),
+                    list_refunds(store, cursor_key, request),
+                )
+                .await,
+        )
     }))
     .await
 }

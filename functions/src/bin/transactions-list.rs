@@ -3,12 +3,14 @@
 use lambda_http::{Error, Request, run, service_fn};
 use payrail_shared::http::cursor::CursorKey;
 use payrail_shared::http::transactions::{Reports, list_transactions};
+use payrail_shared::telemetry::Invocation;
 use payrail_shared::{config, domain::SystemClock, reports::DynamoReports, telemetry};
 use std::sync::Arc;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     telemetry::init();
+    let metrics = telemetry::metrics(env!("CARGO_BIN_NAME"))?;
     let table = config::required_env("TRANSACTIONS_TABLE")?;
     let sdk = config::aws().await;
     let cursor_key = CursorKey::load(&sdk).await?;
@@ -20,7 +22,11 @@ async fn main() -> Result<(), Error> {
     };
     let reports = &reports;
     run(service_fn(move |request: Request| async move {
-        Ok::<_, Error>(list_transactions(reports, request).await)
+        Ok::<_, Error>(
+            metrics
+                .around(request.request_id(), list_transactions(reports, request))
+                .await,
+        )
     }))
     .await
 }

@@ -8,6 +8,7 @@ use crate::domain::ids::{AccountId, PaymentId};
 use crate::domain::money::MinorUnits;
 use crate::domain::payment::PaymentType;
 use crate::outbound::{ClientConfigError, Timeouts, describe, endpoint, http_client, read_capped};
+use crate::telemetry::record::{self, GatewayOperation};
 use reqwest::Url;
 use serde::Serialize;
 use std::time::Instant;
@@ -107,7 +108,9 @@ impl GatewayClient {
     #[must_use]
     pub async fn charge(&self, request: &ChargeRequest) -> ChargeOutcome {
         let started = Instant::now();
-        let outcome = ChargeOutcome::from(self.post(&self.payment_url, &request.body()).await);
+        let verdict = self.post(&self.payment_url, &request.body()).await;
+        record::gateway_call(GatewayOperation::Charge, &verdict, started.elapsed());
+        let outcome = ChargeOutcome::from(verdict);
         tracing::info!(outcome = ?outcome, elapsed_ms = started.elapsed().as_millis(), "gateway charge");
         outcome
     }
@@ -117,7 +120,9 @@ impl GatewayClient {
     #[must_use]
     pub async fn refund(&self, request: &RefundRequest) -> RefundOutcome {
         let started = Instant::now();
-        let outcome = RefundOutcome::from(self.post(&self.refund_url, request).await);
+        let verdict = self.post(&self.refund_url, request).await;
+        record::gateway_call(GatewayOperation::Refund, &verdict, started.elapsed());
+        let outcome = RefundOutcome::from(verdict);
         tracing::info!(outcome = ?outcome, elapsed_ms = started.elapsed().as_millis(), "gateway refund");
         outcome
     }

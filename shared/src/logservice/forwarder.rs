@@ -7,6 +7,7 @@ use super::client::{LogServiceClient, NotDelivered};
 use super::entry::LogEntry;
 use crate::sqs_batch::process_batch;
 use crate::stream::Redelivery;
+use crate::telemetry::record::{self, LogDeliveryFailure};
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +46,20 @@ pub async fn forward_batch_with_backoff(
 }
 
 async fn forward_one(client: &LogServiceClient, message: SqsMessage) -> Result<(), ForwardError> {
+    let result = deliver(client, message).await;
+    if let Err(err) = &result {
+        record::log_delivery_failed(match err {
+            ForwardError::NoBody | ForwardError::Unparseable(_) => LogDeliveryFailure::Unreadable,
+            ForwardError::NotDelivered(NotDelivered::Refused { .. }) => LogDeliveryFailure::Refused,
+            ForwardError::NotDelivered(NotDelivered::Unreachable(_)) => {
+                LogDeliveryFailure::Unreachable
+            }
+        });
+    }
+    result
+}
+
+async fn deliver(client: &LogServiceClient, message: SqsMessage) -> Result<(), ForwardError> {
     let body = message.body.ok_or(ForwardError::NoBody)?;
     let entry: LogEntry = serde_json::from_str(&body).map_err(ForwardError::Unparseable)?;
     client.send(&entry).await?;

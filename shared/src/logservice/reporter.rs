@@ -3,6 +3,7 @@
 
 use super::entry::LogEntry;
 use crate::config::{MissingVar, required_env};
+use crate::telemetry::record::{self, LogDeliveryFailure};
 use futures::future::BoxFuture;
 use std::sync::{Mutex, PoisonError};
 
@@ -79,6 +80,7 @@ impl ErrorReporter for SqsErrorReporter {
                 Ok(Err(err)) => aws_sdk_sqs::error::DisplayErrorContext(&err).to_string(),
                 Err(_) => format!("no answer within {} ms", Self::SEND_TIMEOUT.as_millis()),
             };
+            record::log_delivery_failed(LogDeliveryFailure::NotQueued);
             tracing::error!(
                 payment_id = entry.payment_id().map(|id| id.to_string()),
                 error_type = %entry.error_type(),

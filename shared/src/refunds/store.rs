@@ -15,6 +15,7 @@ use crate::domain::{Payment, PaymentId, Timestamp};
 use crate::reports::Position;
 use crate::store::StoreError;
 use crate::store::keys::{self, attr};
+use crate::telemetry::record;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
@@ -107,6 +108,15 @@ fn cancellation_codes<R>(err: &SdkError<TransactWriteItemsError, R>) -> Option<V
                 .collect(),
         ),
         _ => None,
+    }
+}
+
+/// Counts what a committed refund write reached: the refund's status, and the payment's when
+/// it changed (`partially_refunded`, `refunded`).
+fn committed(payment: &RefundablePayment, next: RefundLedger, refund: RefundStatus) {
+    record::refund_reached(refund);
+    if next.status() != payment.payment.status {
+        record::payment_reached(next.status());
     }
 }
 
@@ -221,6 +231,7 @@ impl DynamoRefunds {
         next: RefundLedger,
         refund: &Refund,
     ) -> Result<(), RefundWriteError> {
+        let refund_status = refund.status;
         let item = serde_dynamo::to_item(RefundItem {
             pk: keys::payment_pk(&refund.payment_id),
             sk: refund_sk(refund.created_at, &refund.id.to_string()),
@@ -243,7 +254,10 @@ impl DynamoRefunds {
             .send()
             .await;
         let err = match result {
-            Ok(_) => return Ok(()),
+            Ok(_) => {
+                committed(payment, next, refund_status);
+                return Ok(());
+            }
             Err(err) => err,
         };
         match cancellation_codes(&err).as_deref() {
@@ -265,6 +279,7 @@ impl DynamoRefunds {
         next: RefundLedger,
         settled: &Refund,
     ) -> Result<(), RefundWriteError> {
+        let refund_status = settled.status;
         let mut expression = "SET #st = :st, #ua = :ua".to_owned();
         let mut update = Update::builder()
             .table_name(&self.table)
@@ -302,7 +317,10 @@ impl DynamoRefunds {
             .send()
             .await;
         let err = match result {
-            Ok(_) => return Ok(()),
+            Ok(_) => {
+                committed(payment, next, refund_status);
+                return Ok(());
+            }
             Err(err) => err,
         };
         match cancellation_codes(&err).as_deref() {

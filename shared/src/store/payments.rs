@@ -13,6 +13,7 @@ use super::keys::{self, attr, index};
 use crate::accounts::DynamoAccounts;
 use crate::domain::{AccountId, Failure, FailureKind, Payment, PaymentId, PaymentStatus};
 use crate::reports::Position;
+use crate::telemetry::record;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use std::collections::HashMap;
@@ -134,7 +135,12 @@ impl DynamoPayments {
         card_sealed: Option<String>,
     ) -> Result<(), PaymentWriteError> {
         let item = PaymentItem::stored(payment.clone(), 1, card_sealed);
-        self.write(item, None, payment.status.is_completed()).await
+        self.write(item, None, payment.status.is_completed())
+            .await?;
+        // Counted where the status is committed, so a duplicate delivery or a replayed
+        // request (whose write fails its condition) counts nothing.
+        record::payment_reached(payment.status);
+        Ok(())
     }
 
     /// Replaces `current` by `next` (same id), conditional on `current`'s version; adds the
@@ -150,7 +156,11 @@ impl DynamoPayments {
         let becomes_completed =
             next.status.is_completed() && !current.payment.status.is_completed();
         self.write(item, Some(current.version), becomes_completed)
-            .await
+            .await?;
+        if next.status != current.payment.status {
+            record::payment_reached(next.status);
+        }
+        Ok(())
     }
 
     async fn write(
@@ -285,7 +295,10 @@ impl DynamoPayments {
             .send()
             .await;
         match result {
-            Ok(_) => Ok(()),
+            Ok(_) => {
+                record::payment_reached(PaymentStatus::Failed);
+                Ok(())
+            }
             Err(err) if StoreError::is_conditional_check_failed(&err) => Ok(()),
             Err(err) => Err(err.into()),
         }

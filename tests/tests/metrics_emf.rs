@@ -1,0 +1,375 @@
+//! The business metrics leave the functions as CloudWatch Embedded Metric Format lines on
+//! stdout, through the real path: each function's binary, started here as Lambda starts it
+//! (`AWS_LAMBDA_RUNTIME_API` pointing at a Runtime API this test serves), invoked with its
+//! `events/` sample, its stdout read whole. Every invocation's request id is ours, so each EMF
+//! line is matched to the invocation that flushed it.
+
+mod support;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::process::Stdio;
+use std::sync::Arc;
+use support::TestResult;
+use tokio::io::AsyncReadExt;
+use tokio::sync::{Mutex, mpsc, oneshot};
+
+type Error = Box<dyn std::error::Error + Send + Sync>;
+
+/// The stage the functions run as here: every metric line must carry it.
+const STAGE: &str = "metrics-test";
+/// The sample card of events/payments-create.json; no output line may hold it.
+const CARD: &str = "4111111111111111";
+
+struct Invocation {
+    id: String,
+    event: Value,
+    answer: oneshot::Sender<Value>,
+}
+
+/// The Lambda Runtime API, as much of it as a function uses: `next`, `response`, `error`.
+#[derive(Clone)]
+struct RuntimeApi {
+    queued: Arc<Mutex<mpsc::Receiver<Invocation>>>,
+    waiting: Arc<std::sync::Mutex<HashMap<String, oneshot::Sender<Value>>>>,
+}
+
+async fn next(State(api): State<RuntimeApi>) -> Response {
+    let Some(invocation) = api.queued.lock().await.recv().await else {
+        return StatusCode::GONE.into_response();
+    };
+    if let Ok(mut waiting) = api.waiting.lock() {
+        waiting.insert(invocation.id.clone(), invocation.answer);
+    }
+    // A deadline far enough ahead for a debug build against the emulators.
+    let deadline = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() + 60_000)
+        .unwrap_or_default();
+    (
+        [
+            ("lambda-runtime-aws-request-id", invocation.id),
+            ("lambda-runtime-deadline-ms", deadline.to_string()),
+            (
+                "lambda-runtime-invoked-function-arn",
+                "arn:aws:lambda:eu-west-1:123456789012:function:metrics-test".to_owned(),
+            ),
+        ],
+        axum::Json(invocation.event),
+    )
+        .into_response()
+}
+
+fn answer(api: &RuntimeApi, id: &str, value: Value) -> StatusCode {
+    let sender = api.waiting.lock().ok().and_then(|mut w| w.remove(id));
+    match sender {
+        Some(sender) => {
+            let _ = sender.send(value);
+            StatusCode::ACCEPTED
+        }
+        None => StatusCode::NOT_FOUND,
+    }
+}
+
+async fn response(
+    State(api): State<RuntimeApi>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> StatusCode {
+    let value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    answer(&api, &id, value)
+}
+
+async fn error(State(api): State<RuntimeApi>, Path(id): Path<String>, body: Bytes) -> StatusCode {
+    let text = String::from_utf8_lossy(&body).into_owned();
+    answer(&api, &id, json!({ "invocation_error": text }))
+}
+
+/// One function binary under the Runtime API, its stdout collected until it is stopped.
+struct Function {
+    queue: mpsc::Sender<Invocation>,
+    child: tokio::process::Child,
+    stdout: tokio::task::JoinHandle<std::io::Result<String>>,
+}
+
+impl Function {
+    async fn start(binary: &str) -> Result<Function, Error> {
+        let (queue, queued) = mpsc::channel(8);
+        let api = RuntimeApi {
+            queued: Arc::new(Mutex::new(queued)),
+            waiting: Arc::default(),
+        };
+        let app = Router::new()
+            .route("/2018-06-01/runtime/invocation/next", get(next))
+            .route(
+                "/2018-06-01/runtime/invocation/{id}/response",
+                post(response),
+            )
+            .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
+            .with_state(api);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let address = listener.local_addr()?;
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let target = std::env::var("CARGO_TARGET_DIR")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|_| support::repo_root().join("target"));
+        // The test's environment is the stack's (tables, queues, keys, endpoints), as
+        // template.yaml gives it to the functions; the stage is this test's own.
+        let mut child = tokio::process::Command::new(target.join("debug").join(binary))
+            .env("AWS_LAMBDA_RUNTIME_API", address.to_string())
+            .env(
+                "AWS_LAMBDA_FUNCTION_NAME",
+                format!("payrail-{STAGE}-{binary}"),
+            )
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env("STAGE", STAGE)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()?;
+        let mut pipe = child.stdout.take().ok_or("no stdout")?;
+        // Read while the function runs, so that a full pipe never blocks it.
+        let stdout = tokio::spawn(async move {
+            let mut text = String::new();
+            pipe.read_to_string(&mut text).await?;
+            Ok(text)
+        });
+        Ok(Function {
+            queue,
+            child,
+            stdout,
+        })
+    }
+
+    /// Invokes the function with `event` as request `id`; its answer.
+    async fn invoke(&self, id: &str, event: Value) -> Result<Value, Error> {
+        let (answer, answered) = oneshot::channel();
+        self.queue
+            .send(Invocation {
+                id: id.to_owned(),
+                event,
+                answer,
+            })
+            .await?;
+        let answered = tokio::time::timeout(std::time::Duration::from_secs(120), answered);
+        Ok(answered.await??)
+    }
+
+    /// Stops the function and returns everything it wrote to stdout. Every invocation's
+    /// metrics were written before its answer, so nothing is still on its way.
+    async fn stop(mut self) -> Result<String, Error> {
+        self.child.kill().await?;
+        Ok(self.stdout.await??)
+    }
+}
+
+/// The EMF documents among the output's lines, each checked against the format: one
+/// namespace, every dimension and metric named has its value in the document.
+fn emf_documents(output: &str) -> Result<Vec<Value>, Error> {
+    let mut documents = Vec::new();
+    for line in output.lines().filter(|line| line.contains("\"_aws\"")) {
+        let document: Value = serde_json::from_str(line)?;
+        let directives = document["_aws"]["CloudWatchMetrics"]
+            .as_array()
+            .ok_or_else(|| format!("no CloudWatchMetrics: {line}"))?;
+        assert!(document["_aws"]["Timestamp"].is_u64(), "{line}");
+        for directive in directives {
+            assert_eq!(directive["Namespace"], "payrail", "{line}");
+            for set in directive["Dimensions"].as_array().into_iter().flatten() {
+                for name in set.as_array().into_iter().flatten() {
+                    let name = name.as_str().unwrap_or_default();
+                    assert!(document[name].is_string(), "dimension {name} unset: {line}");
+                }
+            }
+            for metric in directive["Metrics"].as_array().into_iter().flatten() {
+                let name = metric["Name"].as_str().unwrap_or_default();
+                assert!(
+                    document[name].is_number() || document[name].is_array(),
+                    "metric {name} has no value: {line}"
+                );
+            }
+        }
+        assert_eq!(document["Stage"], STAGE, "{line}");
+        documents.push(document);
+    }
+    Ok(documents)
+}
+
+/// The documents flushed by invocation `id` that carry `metric`.
+fn flushed<'a>(documents: &'a [Value], id: &str, metric: &str) -> Vec<&'a Value> {
+    documents
+        .iter()
+        .filter(|d| d["RequestId"] == id && !d[metric].is_null())
+        .collect()
+}
+
+fn dimensions(document: &Value) -> Value {
+    document["_aws"]["CloudWatchMetrics"][0]["Dimensions"].clone()
+}
+
+fn unit(document: &Value, metric: &str) -> Value {
+    document["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+        .as_array()
+        .and_then(|metrics| metrics.iter().find(|m| m["Name"] == metric))
+        .map(|m| m["Unit"].clone())
+        .unwrap_or(Value::Null)
+}
+
+fn event(file: &str) -> Result<Value, Error> {
+    let path = support::repo_root().join("events").join(file);
+    Ok(serde_json::from_str(&std::fs::read_to_string(path)?)?)
+}
+
+/// events/payments-create.json with its own idempotency key and, if `online`, as an online
+/// payment.
+fn create_event(key: &str, online: bool) -> Result<Value, Error> {
+    let mut event = event("payments-create.json")?;
+    event["headers"]["idempotency-key"] = json!(key);
+    if online {
+        let mut body: Value = serde_json::from_str(event["body"].as_str().unwrap_or_default())?;
+        body["payment_type"] = json!("online");
+        event["body"] = json!(body.to_string());
+    }
+    Ok(event)
+}
+
+#[tokio::test]
+async fn payments_create_emits_its_cold_start_and_each_status_it_reaches_once() -> TestResult {
+    if support::service("PAYRAIL_LAMBDA_URL").is_none() {
+        return Ok(());
+    }
+    let function = Function::start("payments-create").await?;
+    let key = format!("metrics-{}", uuid::Uuid::new_v4());
+    let (offline, replay, online) = ("req-offline", "req-replay", "req-online");
+
+    let created = function.invoke(offline, create_event(&key, false)?).await?;
+    let replayed = function.invoke(replay, create_event(&key, false)?).await?;
+    let online_key = format!("metrics-{}", uuid::Uuid::new_v4());
+    let pending = function
+        .invoke(online, create_event(&online_key, true)?)
+        .await?;
+    let output = function.stop().await?;
+
+    assert_eq!(created["statusCode"], 201, "{created}");
+    assert_eq!(replayed["statusCode"], 201, "{replayed}");
+    assert_eq!(
+        replayed["body"], created["body"],
+        "the replay answers the first response"
+    );
+    assert_eq!(pending["statusCode"], 202, "{pending}");
+    assert!(!output.contains(CARD), "a card number reached stdout");
+    let documents = emf_documents(&output)?;
+
+    // One cold start, flushed with the first invocation, per function.
+    let cold: Vec<_> = documents
+        .iter()
+        .filter(|d| !d["ColdStart"].is_null())
+        .collect();
+    assert_eq!(cold.len(), 1, "{documents:#?}");
+    assert_eq!(cold[0]["ColdStart"], 1);
+    assert_eq!(cold[0]["Function"], "payments-create");
+    assert_eq!(cold[0]["RequestId"], offline);
+    assert_eq!(dimensions(cold[0]), json!([["Stage", "Function"]]));
+    assert_eq!(unit(cold[0], "ColdStart"), "Count");
+
+    // The offline payment reached `succeeded`; the replay wrote nothing, so counted nothing.
+    let succeeded = flushed(&documents, offline, "Payments");
+    assert_eq!(succeeded.len(), 1, "{documents:#?}");
+    assert_eq!(succeeded[0]["Payments"], 1);
+    assert_eq!(succeeded[0]["Status"], "succeeded");
+    assert_eq!(dimensions(succeeded[0]), json!([["Stage", "Status"]]));
+    assert_eq!(unit(succeeded[0], "Payments"), "Count");
+    assert!(
+        flushed(&documents, replay, "Payments").is_empty(),
+        "a replayed request counted a payment: {documents:#?}"
+    );
+
+    // The online payment reached `pending` (its charge is the validator's).
+    let queued = flushed(&documents, online, "Payments");
+    assert_eq!(queued.len(), 1, "{documents:#?}");
+    assert_eq!(
+        (&queued[0]["Status"], &queued[0]["Payments"]),
+        (&json!("pending"), &json!(1))
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_validator_emits_the_gateway_call_and_the_statuses_it_wrote() -> TestResult {
+    if support::service("PAYRAIL_LAMBDA_URL").is_none() {
+        return Ok(());
+    }
+    // The sample upstream message under a new payment id: a payment never seen before.
+    let mut batch = event("validator.json")?;
+    let mut body: Value =
+        serde_json::from_str(batch["Records"][0]["body"].as_str().unwrap_or_default())?;
+    body["payment_id"] = json!(uuid::Uuid::new_v4().to_string());
+    batch["Records"][0]["body"] = json!(body.to_string());
+    let upstream_card = body["credit_card"].as_str().unwrap_or_default().to_owned();
+
+    let function = Function::start("validator").await?;
+    let answer = function.invoke("req-batch", batch).await?;
+    let output = function.stop().await?;
+    assert!(
+        !output.contains(&upstream_card),
+        "a card number reached stdout"
+    );
+    let documents = emf_documents(&output)?;
+
+    let calls = flushed(&documents, "req-batch", "GatewayCalls");
+    assert_eq!(calls.len(), 1, "{documents:#?}");
+    assert_eq!(calls[0]["GatewayCalls"], 1);
+    assert_eq!(calls[0]["Operation"], "charge");
+    assert_eq!(
+        dimensions(calls[0]),
+        json!([["Stage", "Operation", "Outcome"]])
+    );
+    let latency = flushed(&documents, "req-batch", "GatewayLatency");
+    assert_eq!(latency.len(), 1, "{documents:#?}");
+    assert_eq!(unit(latency[0], "GatewayLatency"), "Milliseconds");
+    assert_eq!(dimensions(latency[0]), json!([["Stage", "Operation"]]));
+    let samples = latency[0]["GatewayLatency"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(samples.len(), 1, "one sample per call: {}", latency[0]);
+    assert!(samples[0].as_f64().is_some_and(|ms| ms >= 0.0));
+
+    // Stored `pending` from the upstream message, then final as the gateway said (the
+    // simulator's failure rate is whatever the last test set: every outcome is checked).
+    let statuses: HashMap<String, Value> = flushed(&documents, "req-batch", "Payments")
+        .iter()
+        .map(|d| {
+            (
+                d["Status"].as_str().unwrap_or_default().to_owned(),
+                d["Payments"].clone(),
+            )
+        })
+        .collect();
+    let retried = answer["batchItemFailures"]
+        .as_array()
+        .is_some_and(|f| !f.is_empty());
+    let expected: HashMap<String, Value> = match calls[0]["Outcome"].as_str() {
+        Some("approved") => [("pending", 1), ("succeeded", 1)].as_slice(),
+        Some("declined") => [("pending", 1), ("declined", 1)].as_slice(),
+        // Transient, first delivery: stays pending, the message goes back to the queue.
+        Some(_) => {
+            assert!(retried, "a transient failure must be retried: {answer}");
+            [("pending", 1)].as_slice()
+        }
+        None => return Err(format!("no Outcome: {}", calls[0]).into()),
+    }
+    .iter()
+    .map(|(status, n)| ((*status).to_owned(), json!(n)))
+    .collect();
+    assert_eq!(statuses, expected, "{documents:#?}");
+    Ok(())
+}
