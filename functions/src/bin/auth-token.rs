@@ -16,7 +16,6 @@ async fn main() -> Result<(), Error> {
     let ttl_seconds = config::env_u64("TOKEN_TTL_SECONDS", 30, 1, 3600)?;
     let sdk = config::aws().await;
     let key = SigningKey::load_current(&sdk).await?;
-    payrail_shared::auth::password::prepare();
     let endpoint = TokenEndpoint {
         users: DynamoUsers::new(aws_sdk_dynamodb::Client::new(&sdk), table),
         issuer: TokenIssuer::new(&key, ttl_seconds),

@@ -177,6 +177,9 @@ pub async fn cold_start(launch: &Launch) -> BenchResult<ColdStart> {
         .env_clear()
         .envs(&launch.environment)
         .env("PATH", std::env::var("PATH").unwrap_or_default())
+        // Lambda always sets the region and the role's credentials; without them the SDK
+        // spends init probing the instance metadata service.
+        .envs(lambda_provided_aws_variables())
         .env("AWS_LAMBDA_RUNTIME_API", address.to_string())
         .env("AWS_LAMBDA_FUNCTION_NAME", &launch.name)
         .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
@@ -217,6 +220,30 @@ pub async fn cold_start(launch: &Launch) -> BenchResult<ColdStart> {
         peak_rss_kib,
         answered,
     })
+}
+
+/// The caller's AWS variables Lambda would provide (region, credentials) and the emulator
+/// endpoints, with the region defaulting to the local stack's.
+fn lambda_provided_aws_variables() -> BTreeMap<String, String> {
+    let mut variables: BTreeMap<String, String> = std::env::vars()
+        .filter(|(key, _)| {
+            matches!(
+                key.as_str(),
+                "AWS_REGION"
+                    | "AWS_DEFAULT_REGION"
+                    | "AWS_ACCESS_KEY_ID"
+                    | "AWS_SECRET_ACCESS_KEY"
+                    | "AWS_SESSION_TOKEN"
+            ) || key.starts_with("AWS_ENDPOINT_URL")
+        })
+        .collect();
+    let region = variables
+        .get("AWS_REGION")
+        .or_else(|| variables.get("AWS_DEFAULT_REGION"))
+        .cloned()
+        .unwrap_or_else(|| "eu-west-1".to_owned());
+    variables.insert("AWS_REGION".to_owned(), region);
+    variables
 }
 
 fn output(log: Option<&FsPath>) -> std::io::Result<Stdio> {
