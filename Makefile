@@ -33,6 +33,7 @@ lint:
 	sam validate --lint
 	cfn-lint template.yaml
 	.tools/venv-checkov/bin/checkov -f template.yaml --framework cloudformation --skip-download --compact --quiet
+	infra/ci/lint-workflows.sh
 
 ## `sam build` of every function (cargo-lambda, release), then each artifact's size; fails over
 ## 8 MB zipped. ARCH=arm64|x86_64 (default arm64 when its standard library is installed).
