@@ -369,16 +369,12 @@ fn authorizer(
     }
     let function = declared
         .get("FunctionArn")
-        .and_then(|arn| match intrinsic(arn) {
-            Some((f, target)) if f == "Fn::GetAtt" => match target {
-                Value::Sequence(parts) => parts.first().and_then(scalar_string),
-                other => scalar_string(other)
-                    .and_then(|t| t.split_once('.').map(|(id, _)| id.to_owned())),
-            },
-            _ => None,
-        })
+        .and_then(authorizer_function)
         .with_context(|| {
-            format!("authorizer {name}: FunctionArn must be !GetAtt <Function>.Arn")
+            format!(
+                "authorizer {name}: FunctionArn must be !GetAtt <Function>.Arn or \
+                 !Ref <Function>.Alias"
+            )
         })?;
     let binary = template
         .resource(&function)
@@ -408,6 +404,22 @@ fn authorizer(
         binary,
         identity_headers,
     }))
+}
+
+/// The logical id of the function an authorizer's `FunctionArn` names: `!GetAtt F.Arn` (the
+/// function) or `!Ref F.Alias` (SAM's reference to the `AutoPublishAlias` of F, which is what a
+/// deployed stage invokes; locally the function's one binary serves both).
+fn authorizer_function(arn: &Value) -> Option<String> {
+    match intrinsic(arn)? {
+        (f, Value::Sequence(parts)) if f == "Fn::GetAtt" => parts.first().and_then(scalar_string),
+        (f, target) if f == "Fn::GetAtt" => {
+            scalar_string(target).and_then(|t| t.split_once('.').map(|(id, _)| id.to_owned()))
+        }
+        (f, target) if f == "Ref" => scalar_string(target)
+            .and_then(|t| t.strip_suffix(".Alias").map(str::to_owned))
+            .filter(|id| !id.is_empty()),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -589,6 +601,35 @@ Resources:
         );
         let public = t.find("GET", "/q").context("/q")?;
         assert_eq!(public.route.target.authorizer, None);
+        Ok(())
+    }
+
+    #[test]
+    fn an_authorizer_is_named_by_its_function_arn_or_its_alias() -> anyhow::Result<()> {
+        for (arn, expected) in [
+            ("!GetAtt Auth.Arn", Some("Auth")),
+            ("{ 'Fn::GetAtt': [Auth, Arn] }", Some("Auth")),
+            ("!Ref Auth.Alias", Some("Auth")),
+            ("{ Ref: Auth.Alias }", Some("Auth")),
+            ("!Ref Auth", None),
+            ("!Ref .Alias", None),
+            ("arn:aws:lambda:eu-west-1:123456789012:function:auth", None),
+        ] {
+            let value: Value = serde_norway::from_str(arn)?;
+            assert_eq!(authorizer_function(&value).as_deref(), expected, "{arn}");
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn the_real_template_protects_routes_with_the_authorizer_binary() -> anyhow::Result<()> {
+        let template = Template::load(concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml"))?;
+        let t = routes_from_template(&template)?;
+        let route = t.find("GET", "/payments").context("GET /payments")?;
+        let authorizer = route.route.target.authorizer.as_ref();
+        assert_eq!(authorizer.map(|a| a.binary.as_str()), Some("authorizer"));
+        let token = t.find("POST", "/auth/token").context("POST /auth/token")?;
+        assert_eq!(token.route.target.authorizer, None);
         Ok(())
     }
 
