@@ -44,8 +44,15 @@ python3 -m ziglang version >/dev/null 2>&1 || {
   exit 1
 }
 
-echo "== sam build --parameter-overrides Architecture=$arch (cargo lambda build --release, per function)"
 started=$(date +%s)
+# SAM builds one function at a time, each a cargo invocation that links one binary. Building
+# every binary first in one invocation (the same command and flags SAM then runs per function,
+# so SAM finds them fresh) lets cargo link two at a time and overlap links with compiles.
+lambda_flags=(--release)
+if [ "$arch" = arm64 ]; then lambda_flags+=(--arm64); fi
+echo "== cargo lambda build ${lambda_flags[*]} -p payrail-functions --bins (every function at once)"
+cargo lambda build "${lambda_flags[@]}" -p payrail-functions --bins
+echo "== sam build --parameter-overrides Architecture=$arch (cargo lambda build --release, per function)"
 sam build --parameter-overrides "Architecture=$arch" --build-dir "$BUILD_DIR"
 elapsed=$(( $(date +%s) - started ))
 echo "== sam build took ${elapsed} s"

@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # `make bench`: release builds against a fresh in-memory DynamoDB Local. Prints each figure with
 # the command that produced it; docs/performance.md records a run.
+#
+#   BENCH_ONLY="cold-start stream"   runs only those sections (generator, sequential, reports,
+#                                    auth-verify, auth-latency, stream, payments, cold-start); the
+#                                    stack and the 20 000 transactions they read are set up anyway.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 mkdir -p .local
@@ -24,6 +28,7 @@ ddb_pid="$(pgrep -f "DynamoDBLocal.jar -sharedDb -port $port" | head -n 1)"
 config() { # config FILE TABLE
   printf 'endpoint: %s\nregion: eu-west-1\ncredentials: { access_key_id: local, secret_access_key: local }\ntable: %s\n' "$endpoint" "$2" >"$1"
 }
+wanted() { [[ -z "${BENCH_ONLY:-}" || " $BENCH_ONLY " == *" $1 "* ]]; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
 # measured CMD...: runs CMD, then prints wall seconds, its peak RSS and CPU seconds, and the
@@ -46,7 +51,9 @@ PY
 
 echo
 echo "== generator: 20 000 transactions into DynamoDB Local (in memory)"
-for concurrency in 1 8 16; do
+concurrencies=(1 8 16)
+wanted generator || concurrencies=(8)
+for concurrency in "${concurrencies[@]}"; do
   prefix="gen${concurrency}_"
   "$BIN/local-stack" create-tables --template template.yaml --prefix "$prefix" >/dev/null
   config ".local/bench-$prefix.yaml" "${prefix}TransactionsTable"
@@ -56,29 +63,32 @@ for concurrency in 1 8 16; do
   measured "${cmd[@]}"
 done
 
-echo
-echo "== baseline: the same kind of items by sequential single PutItem"
-"$BIN/local-stack" create-tables --template template.yaml --prefix seq_ >/dev/null
-config .local/bench-seq.yaml seq_TransactionsTable
-cmd=("$BIN/bench" --config .local/bench-seq.yaml sequential-put --count 5000)
-echo "\$ ${cmd[*]}"
-"${cmd[@]}"
+if wanted sequential; then
+  echo
+  echo "== baseline: the same kind of items by sequential single PutItem"
+  "$BIN/local-stack" create-tables --template template.yaml --prefix seq_ >/dev/null
+  config .local/bench-seq.yaml seq_TransactionsTable
+  cmd=("$BIN/bench" --config .local/bench-seq.yaml sequential-put --count 5000)
+  echo "\$ ${cmd[*]}"
+  "${cmd[@]}"
+fi
 
-echo
-echo "== reports over the 20 000 transactions: items read per item returned, beside Scan + filter"
-cmd=("$BIN/bench" --config .local/bench-gen8_.yaml reports)
-echo "\$ ${cmd[*]}"
-"${cmd[@]}"
+if wanted reports; then
+  echo
+  echo "== reports over the 20 000 transactions: items read per item returned, beside Scan + filter"
+  cmd=("$BIN/bench" --config .local/bench-gen8_.yaml reports)
+  echo "\$ ${cmd[*]}"
+  "${cmd[@]}"
+fi
 
-echo
-echo "== authentication, in process: the authorizer's token verification (target < 1 ms)"
-cmd=("$BIN/bench" auth-verify --iterations 100000)
-echo "\$ ${cmd[*]}"
-"${cmd[@]}"
+if wanted auth-verify; then
+  echo
+  echo "== authentication, in process: the authorizer's token verification (target < 1 ms)"
+  cmd=("$BIN/bench" auth-verify --iterations 100000)
+  echo "\$ ${cmd[*]}"
+  "${cmd[@]}"
+fi
 
-echo
-echo "== authentication through the local stack: release functions under cargo lambda watch,"
-echo "   the API Gateway emulation, the 20 000 transactions above"
 export TABLE_PREFIX=gen8_
 CURSOR_KEY="$(random_key)"
 TOKEN_SIGNING_KEY="$(random_key)"
@@ -98,9 +108,14 @@ lambda_port="$(free_port)"
 LAMBDA_RELEASE=1 start_lambda "$lambda_port"
 api_port="$(free_port)"
 start_apigw "$api_port" "http://127.0.0.1:$lambda_port" 2>/dev/null
-cmd=("$BIN/bench" auth-latency --api-url "http://127.0.0.1:$api_port" --lambda-url "http://127.0.0.1:$lambda_port" --requests 300)
-echo "\$ ${cmd[*]}"
-"${cmd[@]}"
+if wanted auth-latency; then
+  echo
+  echo "== authentication through the local stack: release functions under cargo lambda watch,"
+  echo "   the API Gateway emulation, the 20 000 transactions above"
+  cmd=("$BIN/bench" auth-latency --api-url "http://127.0.0.1:$api_port" --lambda-url "http://127.0.0.1:$lambda_port" --requests 300)
+  echo "\$ ${cmd[*]}"
+  "${cmd[@]}"
+fi
 
 # stream_run LABEL COUNT [EVENT-SOURCE ARG...]: the SQS event-source emulation started with the
 # ARGs, COUNT online payments sent into the online queue and timed until all are final, then the
@@ -121,33 +136,40 @@ stream_run() {
   while kill -0 -- "-$pgid" 2>/dev/null; do sleep 0.1; done
 }
 
-echo
-echo "== the online stream end to end: SQS (moto) -> event-source emulation -> validator (release,"
-echo "   $LAMBDA_CONCURRENCY instances) -> gateway simulator (50 ms latency) -> DynamoDB Local"
-stream_run one-at-a-time 150 --pollers 1 --batch-size 1
-stream_run batched 1000 --pollers "$LAMBDA_CONCURRENCY"
-echo "(target: batched >= 8x one-at-a-time)"
+if wanted stream; then
+  echo
+  echo "== the online stream end to end: SQS (moto) -> event-source emulation -> validator (release,"
+  echo "   $LAMBDA_CONCURRENCY instances) -> gateway simulator (50 ms latency) -> DynamoDB Local"
+  stream_run one-at-a-time 150 --pollers 1 --batch-size 1
+  stream_run batched 1000 --pollers "$LAMBDA_CONCURRENCY"
+  echo "(target: batched >= 8x one-at-a-time)"
+fi
 
-echo
-echo "== payments through the local stack: POST /payments and GET /payments/{id}, one at a time"
-echo "   (the queue consumers running, as in production)"
-SQS_POLLERS=2 start_event_sources "http://127.0.0.1:$lambda_port" 2>/dev/null
-cmd=("$BIN/bench" payments-latency --api-url "http://127.0.0.1:$api_port" --requests 200)
-echo "\$ ${cmd[*]}"
-"${cmd[@]}"
+if wanted payments; then
+  echo
+  echo "== payments through the local stack: POST /payments and GET /payments/{id}, one at a time"
+  echo "   (the queue consumers running, as in production)"
+  SQS_POLLERS=2 start_event_sources "http://127.0.0.1:$lambda_port" 2>/dev/null
+  cmd=("$BIN/bench" payments-latency --api-url "http://127.0.0.1:$api_port" --requests 200)
+  echo "\$ ${cmd[*]}"
+  "${cmd[@]}"
+fi
 
-echo
-echo "== cold start: each function's release binary launched against a Runtime API endpoint, from"
-echo "   process start to init done (its first GET .../invocation/next) and to its first response to"
-echo "   its events/ sample, beside a hello-world lambda_http binary built the same way; peak memory,"
-echo "   binary and zipped sizes. The stack above answers their calls; a gateway without latency."
-fast_gateway_port="$(free_port)"
-stack_spawn simulator-no-latency "$BIN/simulator" --host 127.0.0.1 --port "$fast_gateway_port" --seed 1
-stack_wait simulator-no-latency "${STACK_PGIDS[-1]}" "the gateway simulator on port $fast_gateway_port" \
-  http_answers "http://127.0.0.1:$fast_gateway_port/logs"
-cmd=("$BIN/bench" cold-start --template template.yaml --prefix "$TABLE_PREFIX" --bin-dir "$BIN" \
-  --hello "$BIN/hello-lambda" --runs 10 --env-overrides "${STACK_ENV_OVERRIDES[*]}" \
-  --log-dir "$STACK_LOG_DIR/cold-start")
-echo "\$ ${cmd[*]}"
-GATEWAY_URL="http://127.0.0.1:$fast_gateway_port" LOG_URL="http://127.0.0.1:$fast_gateway_port" "${cmd[@]}"
-echo "(targets: every function within 2x hello-lambda and under 50 ms; zipped <= 8 MB; peak <= 40 MB)"
+if wanted cold-start; then
+  echo
+  echo "== cold start: each function's release binary launched against a Runtime API endpoint, from"
+  echo "   process start to init done (its first GET .../invocation/next) and to its first response to"
+  echo "   its events/ sample, beside a hello-world lambda_http binary built the same way; peak memory,"
+  echo "   binary and zipped sizes. The stack above answers their calls; a gateway without latency."
+  fast_gateway_port="$(free_port)"
+  stack_spawn simulator-no-latency "$BIN/simulator" --host 127.0.0.1 --port "$fast_gateway_port" --seed 1
+  stack_wait simulator-no-latency "${STACK_PGIDS[-1]}" "the gateway simulator on port $fast_gateway_port" \
+    http_answers "http://127.0.0.1:$fast_gateway_port/logs"
+  cmd=("$BIN/bench" cold-start --template template.yaml --prefix "$TABLE_PREFIX" --bin-dir "$BIN" \
+    --hello "$BIN/hello-lambda" --runs 20 --env-overrides "${STACK_ENV_OVERRIDES[*]}" \
+    --log-dir "$STACK_LOG_DIR/cold-start")
+  echo "\$ ${cmd[*]}"
+  GATEWAY_URL="http://127.0.0.1:$fast_gateway_port" LOG_URL="http://127.0.0.1:$fast_gateway_port" "${cmd[@]}"
+  echo "(targets: every function's init within 2x hello-lambda's, its first response under 50 ms; zipped <= 8 MB;"
+  echo "  peak <= 40 MB)"
+fi

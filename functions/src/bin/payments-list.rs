@@ -5,20 +5,26 @@ use payrail_shared::accounts::DynamoAccounts;
 use payrail_shared::http::cursor::CursorKey;
 use payrail_shared::http::payments::list_payments;
 use payrail_shared::store::payments::DynamoPayments;
-use payrail_shared::telemetry::Invocation;
+use payrail_shared::telemetry::{InitTimer, Invocation};
 use payrail_shared::{config, telemetry};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
+    let mut init = InitTimer::start();
     telemetry::init();
     let metrics = telemetry::metrics(env!("CARGO_BIN_NAME"))?;
+    init.done("telemetry");
     let table = config::required_env("TRANSACTIONS_TABLE")?;
     let accounts_table = config::required_env("ACCOUNTS_TABLE")?;
     let sdk = config::aws().await;
+    init.done("aws_config");
     let cursor_key = CursorKey::load(&sdk).await?;
+    init.done("keys");
     let client = aws_sdk_dynamodb::Client::new(&sdk);
     let accounts = DynamoAccounts::new(client.clone(), accounts_table);
     let store = DynamoPayments::new(client, table, accounts);
+    init.done("clients");
+    init.ready();
     let (store, cursor_key) = (&store, &cursor_key);
     run(service_fn(move |request: Request| async move {
         Ok::<_, Error>(

@@ -8,19 +8,23 @@ use payrail_shared::http::payments::process_payment;
 use payrail_shared::payments::Payments;
 use payrail_shared::queue::SqsQueue;
 use payrail_shared::store::payments::DynamoPayments;
-use payrail_shared::telemetry::Invocation;
+use payrail_shared::telemetry::{InitTimer, Invocation};
 use payrail_shared::{config, domain::SystemClock, telemetry};
 use std::sync::Arc;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
+    let mut init = InitTimer::start();
     telemetry::init();
     let metrics = telemetry::metrics(env!("CARGO_BIN_NAME"))?;
+    init.done("telemetry");
     let table = config::required_env("TRANSACTIONS_TABLE")?;
     let accounts_table = config::required_env("ACCOUNTS_TABLE")?;
     let online_queue = config::required_env("ONLINE_QUEUE_URL")?;
     let sdk = config::aws().await;
+    init.done("aws_config");
     let cards = CardCipher::from_env(&sdk).await?;
+    init.done("keys");
     let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
     let accounts = DynamoAccounts::new(dynamodb.clone(), accounts_table);
     let payments = Payments {
@@ -30,6 +34,8 @@ async fn main() -> Result<(), Error> {
         cards,
         clock: Arc::new(SystemClock),
     };
+    init.done("clients");
+    init.ready();
     let payments = &payments;
     run(service_fn(move |request: Request| async move {
         Ok::<_, Error>(

@@ -6,20 +6,23 @@ use payrail_shared::logservice::SqsErrorReporter;
 use payrail_shared::queue::SqsQueue;
 use payrail_shared::store::pending::DynamoPending;
 use payrail_shared::stream::Reconciler;
-use payrail_shared::telemetry::Invocation;
+use payrail_shared::telemetry::{InitTimer, Invocation};
 use payrail_shared::{config, domain::SystemClock, telemetry};
 use std::sync::Arc;
 use std::time::Duration;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
+    let mut init = InitTimer::start();
     telemetry::init();
     let metrics = telemetry::metrics(env!("CARGO_BIN_NAME"))?;
+    init.done("telemetry");
     let table = config::required_env("TRANSACTIONS_TABLE")?;
     let online_queue = config::required_env("ONLINE_QUEUE_URL")?;
     let log_queue = config::required_env("LOG_QUEUE_URL")?;
     let after = config::env_u64("RECONCILE_AFTER_SECONDS", 120, 1, 86_400)?;
     let sdk = config::aws().await;
+    init.done("aws_config");
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     let reconciler = Reconciler {
         pending: DynamoPending::new(aws_sdk_dynamodb::Client::new(&sdk), table),
@@ -28,6 +31,8 @@ async fn main() -> Result<(), Error> {
         clock: Arc::new(SystemClock),
         after: Duration::from_secs(after),
     };
+    init.done("clients");
+    init.ready();
     let reconciler = &reconciler;
     run(service_fn(
         move |event: LambdaEvent<serde_json::Value>| async move {

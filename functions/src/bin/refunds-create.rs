@@ -7,21 +7,24 @@ use payrail_shared::http::refunds::create_refund;
 use payrail_shared::logservice::SqsErrorReporter;
 use payrail_shared::queue::SqsQueue;
 use payrail_shared::refunds::{DynamoRefunds, Refunds};
-use payrail_shared::telemetry::Invocation;
+use payrail_shared::telemetry::{InitTimer, Invocation};
 use payrail_shared::{config, domain::SystemClock, telemetry};
 use std::sync::Arc;
 use std::time::Duration;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
+    let mut init = InitTimer::start();
     telemetry::init();
     let metrics = telemetry::metrics(env!("CARGO_BIN_NAME"))?;
+    init.done("telemetry");
     let table = config::required_env("TRANSACTIONS_TABLE")?;
     let online_queue = config::required_env("ONLINE_QUEUE_URL")?;
     let gateway_url = config::required_env("GATEWAY_URL")?;
     let timeouts = Timeouts::from_env("GATEWAY_CONNECT_TIMEOUT_MS", "GATEWAY_TIMEOUT_MS")?;
     let delay = config::env_u64("REFUND_COMPLETION_DELAY_SECONDS", 60, 1, 900)?;
     let sdk = config::aws().await;
+    init.done("aws_config");
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     let refunds = Refunds {
         store: DynamoRefunds::new(aws_sdk_dynamodb::Client::new(&sdk), table),
@@ -31,6 +34,8 @@ async fn main() -> Result<(), Error> {
         clock: Arc::new(SystemClock),
         completion_delay: Duration::from_secs(delay),
     };
+    init.done("clients");
+    init.ready();
     let refunds = &refunds;
     run(service_fn(move |request: Request| async move {
         Ok::<_, Error>(

@@ -10,14 +10,16 @@ use payrail_shared::logservice::SqsErrorReporter;
 use payrail_shared::outbound::Timeouts;
 use payrail_shared::store::payments::DynamoPayments;
 use payrail_shared::stream::{Redelivery, Validator};
-use payrail_shared::telemetry::Invocation;
+use payrail_shared::telemetry::{InitTimer, Invocation};
 use payrail_shared::{config, domain::SystemClock, telemetry};
 use std::sync::Arc;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
+    let mut init = InitTimer::start();
     telemetry::init();
     let metrics = telemetry::metrics(env!("CARGO_BIN_NAME"))?;
+    init.done("telemetry");
     let table = config::required_env("TRANSACTIONS_TABLE")?;
     let accounts_table = config::required_env("ACCOUNTS_TABLE")?;
     let queue_url = config::required_env("ONLINE_QUEUE_URL")?;
@@ -25,7 +27,9 @@ async fn main() -> Result<(), Error> {
     let gateway_url = config::required_env("GATEWAY_URL")?;
     let max_receive_count = config::env_u64("MAX_RECEIVE_COUNT", 5, 1, 1000)?;
     let sdk = config::aws().await;
+    init.done("aws_config");
     let cards = CardCipher::from_env(&sdk).await?;
+    init.done("keys");
     let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     let validator = Validator {
@@ -41,6 +45,8 @@ async fn main() -> Result<(), Error> {
         redelivery: Redelivery::new(sqs, queue_url, u32::try_from(max_receive_count)?),
         clock: Arc::new(SystemClock),
     };
+    init.done("clients");
+    init.ready();
     let validator = &validator;
     run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
         Ok::<_, Error>(

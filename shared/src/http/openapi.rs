@@ -12,6 +12,8 @@ use crate::auth::AccessToken;
 use crate::payments::request::{CardBody, CreatePaymentBody, WalletBody};
 use crate::refunds::RefundStatus;
 use crate::refunds::request::RefundBody;
+use lambda_http::http::{HeaderValue, header};
+use lambda_http::{Body, Response};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -54,9 +56,25 @@ impl Modify for BearerScheme {
     }
 }
 
-/// The document as JSON, built once.
+/// The document as JSON, generated from the handlers' types.
 pub fn document() -> String {
-    ApiDoc::openapi().to_json().unwrap_or_default()
+    ApiDoc::openapi().to_pretty_json().unwrap_or_default()
+}
+
+/// The document GET /openapi.json serves: [`document`]'s output, committed as docs/openapi.json
+/// so that a change to the API shows in review and the function does not spend ~2 ms of every
+/// cold start generating it. A test keeps the two equal; `PAYRAIL_WRITE_OPENAPI=1 cargo test -p
+/// payrail-shared --lib openapi` rewrites the file.
+pub const COMMITTED: &str = include_str!("../../../docs/openapi.json");
+
+/// The GET /openapi.json answer.
+pub fn document_response() -> Response<Body> {
+    let mut response = Response::new(Body::Text(COMMITTED.to_owned()));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
 }
 
 /// This OpenAPI document.
@@ -84,6 +102,38 @@ mod tests {
         ] {
             assert!(doc["paths"][path][method].is_object(), "{path} missing");
         }
+        Ok(())
+    }
+
+    #[test]
+    fn the_committed_document_is_the_generated_one() -> Result<(), Box<dyn std::error::Error>> {
+        let generated = document();
+        let committed: serde_json::Value = serde_json::from_str(COMMITTED)?;
+        if committed == serde_json::from_str::<serde_json::Value>(&generated)? {
+            return Ok(());
+        }
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/openapi.json");
+        if std::env::var_os("PAYRAIL_WRITE_OPENAPI").is_some() {
+            std::fs::write(path, generated + "\n")?;
+            return Ok(());
+        }
+        Err(format!(
+            "{path} is not the document the handlers' types generate: rewrite it with \
+             PAYRAIL_WRITE_OPENAPI=1 cargo test -p payrail-shared --lib openapi, and review the diff"
+        )
+        .into())
+    }
+
+    #[test]
+    fn the_document_is_served_as_json() -> Result<(), Box<dyn std::error::Error>> {
+        let response = document_response();
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
+        let Body::Text(body) = response.body() else {
+            return Err("not a text body".into());
+        };
+        let served: serde_json::Value = serde_json::from_str(body)?;
+        assert_eq!(served["info"]["title"], "payrail");
         Ok(())
     }
 

@@ -3,9 +3,11 @@
 //! CloudWatch Logs turns into metrics of the `payrail` namespace without an API call.
 
 mod emf;
+mod init_timer;
 pub mod record;
 
 pub use emf::{Invocation, Metrics, MetricsError, NAMESPACE, REQUEST_ID, metrics};
+pub use init_timer::{InitTimer, READY_MESSAGE};
 
 pub fn init() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()

@@ -4,6 +4,10 @@
 //! the handler's first event). Peak memory is the process's high-water mark (`VmHWM`) when
 //! that response arrives.
 //!
+//! The function's own account of its init (the steps `telemetry::InitTimer` logs as it becomes
+//! ready) is read back from its output when a log file is given: the time before `main` is the
+//! measured init minus the time its steps took.
+//!
 //! Only the Runtime API's three calls a runtime makes on a first invocation are served:
 //! `next` (the event, once; a second `next` waits until the process is killed), and the
 //! invocation's `response` or `error`. An init error (`/runtime/init/error`) ends the run as
@@ -18,6 +22,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use payrail_shared::telemetry::READY_MESSAGE;
 use serde_norway::Value;
 use std::collections::BTreeMap;
 use std::path::{Path as FsPath, PathBuf};
@@ -44,9 +49,11 @@ pub struct Launch {
 }
 
 /// One launch's figures.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ColdStart {
     pub init: Duration,
+    /// What the function logged about its init, if it logs it and its output was kept.
+    pub steps: Option<InitSteps>,
     pub first_response: Duration,
     /// Peak resident memory at the first response, KiB.
     pub peak_rss_kib: u64,
@@ -137,6 +144,47 @@ async fn init_error(State(runtime): State<Runtime>, body: Bytes) -> StatusCode {
     finish(&runtime, false)
 }
 
+/// A function's init as it logged it ([`payrail_shared::telemetry::InitTimer`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct InitSteps {
+    /// From the start of `main` to ready, ms.
+    pub in_main_ms: f64,
+    /// Each step and its ms, in order.
+    pub steps: Vec<(String, f64)>,
+}
+
+/// The last "ready" line in a function's output, if any.
+pub fn init_steps(output: &str) -> Option<InitSteps> {
+    let line = output
+        .lines()
+        .rev()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .find(|line| line["fields"]["message"] == READY_MESSAGE)?;
+    let fields = &line["fields"];
+    let steps = fields["steps_ms"]
+        .as_str()?
+        .split_whitespace()
+        .filter_map(|pair| {
+            let (step, ms) = pair.split_once('=')?;
+            Some((step.to_owned(), ms.parse().ok()?))
+        })
+        .collect();
+    Some(InitSteps {
+        in_main_ms: fields["init_ms"].as_f64()?,
+        steps,
+    })
+}
+
+/// What was appended to `log` from byte `from` on.
+fn output_since(log: &FsPath, from: u64) -> Option<String> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = std::fs::File::open(log).ok()?;
+    file.seek(SeekFrom::Start(from)).ok()?;
+    let mut output = String::new();
+    file.read_to_string(&mut output).ok()?;
+    Some(output)
+}
+
 /// Launches the function once and measures its cold start.
 pub async fn cold_start(launch: &Launch) -> BenchResult<ColdStart> {
     let event = Bytes::from(
@@ -172,6 +220,11 @@ pub async fn cold_start(launch: &Launch) -> BenchResult<ColdStart> {
     let address = listener.local_addr()?;
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
 
+    let log_start = launch
+        .log
+        .as_deref()
+        .and_then(|log| std::fs::metadata(log).ok())
+        .map_or(0, |meta| meta.len());
     let started = Instant::now();
     let mut child = tokio::process::Command::new(&launch.binary)
         .env_clear()
@@ -214,8 +267,14 @@ pub async fn cold_start(launch: &Launch) -> BenchResult<ColdStart> {
         return Err(format!("{}: init failed: {why}", launch.name).into());
     }
     let init = marks.init.unwrap_or(finished);
+    let steps = launch
+        .log
+        .as_deref()
+        .and_then(|log| output_since(log, log_start))
+        .and_then(|output| init_steps(&output));
     Ok(ColdStart {
         init: init.duration_since(started),
+        steps,
         first_response: finished.duration_since(started),
         peak_rss_kib,
         answered,
@@ -272,6 +331,10 @@ pub struct Summary {
     pub name: String,
     pub runs: usize,
     pub init_median: Duration,
+    /// The median of each logged init step, and of the time before `main` (the measured init
+    /// minus the steps), when the function logs its steps.
+    pub steps_median: Option<InitSteps>,
+    pub before_main_median: Option<Duration>,
     pub first_response_median: Duration,
     pub first_response_max: Duration,
     pub peak_rss_kib: u64,
@@ -290,10 +353,27 @@ pub async fn summarize(launch: &Launch, runs: usize) -> BenchResult<Summary> {
         values.sort();
         values[values.len() / 2]
     };
+    let logged: Vec<(Duration, &InitSteps)> = results
+        .iter()
+        .filter_map(|r| r.steps.as_ref().map(|steps| (r.init, steps)))
+        .collect();
+    let (steps_median, before_main_median) = if logged.len() == results.len() {
+        let before_main = logged
+            .iter()
+            .map(|(init, steps)| {
+                init.saturating_sub(Duration::from_secs_f64(steps.in_main_ms / 1e3))
+            })
+            .collect();
+        (Some(median_steps(&logged)), Some(median(before_main)))
+    } else {
+        (None, None)
+    };
     Ok(Summary {
         name: launch.name.clone(),
         runs: results.len(),
         init_median: median(results.iter().map(|r| r.init).collect()),
+        steps_median,
+        before_main_median,
         first_response_median: median(results.iter().map(|r| r.first_response).collect()),
         first_response_max: results
             .iter()
@@ -305,6 +385,30 @@ pub async fn summarize(launch: &Launch, runs: usize) -> BenchResult<Summary> {
         zipped_bytes: zipped_bytes(&launch.binary)?,
         answered: results.iter().all(|r| r.answered),
     })
+}
+
+/// Each step's median over the launches (every launch logs the same steps in the same order).
+fn median_steps(logged: &[(Duration, &InitSteps)]) -> InitSteps {
+    let median = |mut values: Vec<f64>| {
+        values.sort_by(f64::total_cmp);
+        values[values.len() / 2]
+    };
+    let first = logged[0].1;
+    InitSteps {
+        in_main_ms: median(logged.iter().map(|(_, s)| s.in_main_ms).collect()),
+        steps: first
+            .steps
+            .iter()
+            .enumerate()
+            .map(|(i, (step, _))| {
+                let values = logged
+                    .iter()
+                    .filter_map(|(_, s)| s.steps.get(i).map(|(_, ms)| *ms))
+                    .collect();
+                (step.clone(), median(values))
+            })
+            .collect(),
+    }
 }
 
 /// The size of the deployment package Lambda gets: the binary as `bootstrap` in a deflated zip
@@ -412,6 +516,28 @@ mod tests {
         assert_eq!(sample_event(&dir, "b"), Some(dir.join("b-y.json")));
         assert_eq!(sample_event(&dir, "c"), None);
         std::fs::remove_dir_all(&dir)
+    }
+
+    #[test]
+    fn the_ready_line_gives_the_init_steps() {
+        let output = concat!(
+            "{\"_aws\":{\"Timestamp\":1}}\n",
+            "not json\n",
+            "{\"level\":\"INFO\",\"fields\":{\"message\":\"cold start ready\",",
+            "\"init_ms\":3.5,\"steps_ms\":\"telemetry=0.250 aws_config=2.000\"}}\n",
+            "{\"level\":\"INFO\",\"fields\":{\"message\":\"something else\"}}\n",
+        );
+        assert_eq!(
+            init_steps(output),
+            Some(InitSteps {
+                in_main_ms: 3.5,
+                steps: vec![
+                    ("telemetry".to_owned(), 0.25),
+                    ("aws_config".to_owned(), 2.0)
+                ],
+            })
+        );
+        assert_eq!(init_steps("{\"fields\":{\"message\":\"x\"}}"), None);
     }
 
     #[test]
