@@ -137,6 +137,15 @@ echo "\$ ${cmd[*]}"
 "${cmd[@]}"
 
 echo
+echo "== DynamoDB capacity per payment path: payrail's handlers and validator in process, wired as the"
+echo "   functions wire them, on a DynamoDB client that asks every call for its ConsumedCapacity"
+echo "   (INDEXES) and sums it; DynamoDB Local with the 20 000 transactions above, the stack's SQS"
+echo "   (queues of the bench's own), the gateway simulator in process (10% declines)"
+cmd=("$BIN/bench" capacity --prefix "$TABLE_PREFIX" --count 100 --decline-rate 0.1)
+echo "\$ ${cmd[*]}"
+"${cmd[@]}"
+
+echo
 echo "== cold start: each function's release binary launched against a Runtime API endpoint, from"
 echo "   process start to init done (its first GET .../invocation/next) and to its first response to"
 echo "   its events/ sample, beside a hello-world lambda_http binary built the same way; peak memory,"
