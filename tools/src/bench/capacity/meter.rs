@@ -48,8 +48,8 @@ pub struct Tally {
     pub units: BTreeMap<(Target, Kind), f64>,
     /// Answered calls by operation name (`PutItem`, `TransactWriteItems`, …).
     pub calls: BTreeMap<&'static str, u64>,
-    /// Calls DynamoDB refused (a failed condition, a cancelled transaction): their answer
-    /// carries no capacity, so they are not in `units`.
+    /// Attempts that ended in an error (a failed condition, a cancelled transaction, a
+    /// timeout): an error carries no capacity, so what they consumed is not in `units`.
     pub failed: u64,
     /// Answered calls without ConsumedCapacity although it was asked for: a broken meter.
     pub unreported: u64,

@@ -44,7 +44,7 @@ fn calls(tally: &Tally, runs: u64) -> String {
         .collect::<Vec<_>>()
         .join(", ");
     if tally.failed > 0 {
-        text.push_str(&format!(" (+{} refused, no units reported)", tally.failed));
+        text.push_str(&format!(" (+{} failed, no units reported)", tally.failed));
     }
     text
 }
