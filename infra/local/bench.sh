@@ -3,8 +3,9 @@
 # the command that produced it; docs/performance.md records a run.
 #
 #   BENCH_ONLY="cold-start stream"   runs only those sections (generator, sequential, reports,
-#                                    auth-verify, auth-latency, stream, payments, cold-start); the
-#                                    stack and the 20 000 transactions they read are set up anyway.
+#                                    auth-verify, auth-latency, stream, payments, capacity,
+#                                    cold-start); the stack and the 20 000 transactions they
+#                                    read are set up anyway.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 mkdir -p .local
@@ -151,6 +152,17 @@ if wanted payments; then
   echo "   (the queue consumers running, as in production)"
   SQS_POLLERS=2 start_event_sources "http://127.0.0.1:$lambda_port" 2>/dev/null
   cmd=("$BIN/bench" payments-latency --api-url "http://127.0.0.1:$api_port" --requests 200)
+  echo "\$ ${cmd[*]}"
+  "${cmd[@]}"
+fi
+
+if wanted capacity; then
+  echo
+  echo "== DynamoDB capacity per payment path: payrail's handlers and validator in process, wired as the"
+  echo "   functions wire them, on a DynamoDB client that asks every call for its ConsumedCapacity"
+  echo "   (INDEXES) and sums it; DynamoDB Local with the 20 000 transactions above, the stack's SQS"
+  echo "   (queues of the bench's own), the gateway simulator in process (10% declines)"
+  cmd=("$BIN/bench" capacity --prefix "$TABLE_PREFIX" --count 100 --decline-rate 0.1)
   echo "\$ ${cmd[*]}"
   "${cmd[@]}"
 fi

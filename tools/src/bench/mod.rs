@@ -1,6 +1,7 @@
 //! Measurements behind `make bench` (see docs/performance.md).
 
 pub mod auth;
+pub mod capacity;
 pub mod cold_start;
 pub mod payments_api;
 pub mod stream;

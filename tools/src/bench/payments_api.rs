@@ -117,7 +117,8 @@ pub async fn payments_latency(
         let rounds = if samples.is_some() { requests } else { 1 };
         let mut timings = Vec::with_capacity(rounds);
         for _ in 0..rounds {
-            let body = payment_body(&mut rng, payment_type)?;
+            let account_id = rng.random_range(1..=500u64);
+            let body = payment_body(&mut rng, payment_type, account_id)?;
             let (elapsed, answer) = client
                 .timed(reqwest::Method::POST, "/payments", Some(&body), expect)
                 .await?;
@@ -147,10 +148,15 @@ pub async fn payments_latency(
     })
 }
 
-fn payment_body(rng: &mut ChaCha8Rng, payment_type: &str) -> BenchResult<Value> {
+/// A POST /payments body: a Visa card, GBP, in the UK.
+pub fn payment_body(
+    rng: &mut ChaCha8Rng,
+    payment_type: &str,
+    account_id: u64,
+) -> BenchResult<Value> {
     let number = card_number(rng, CardType::Visa).ok_or("no visa number")?;
     Ok(json!({
-        "account_id": rng.random_range(1..=500u64),
+        "account_id": account_id,
         "amount": rng.random_range(100..50_000u64),
         "currency": "GBP",
         "payment_type": payment_type,

@@ -1,11 +1,14 @@
 //! `make bench` measurements that need Rust: the sequential PutItem baseline for the generator,
 //! the items read per item returned of each report beside a Scan answering the same question,
-//! and the authorizer's cost (in process, and through the local stack).
+//! the authorizer's cost (in process, and through the local stack), and the DynamoDB capacity
+//! each payment path consumes.
 
 use clap::{Parser, Subcommand};
 use payrail_shared::domain::{CardType, Clock, Country, FingerprintKey, SystemClock};
 use payrail_tools::bench::stream::{StreamTarget, stream_throughput};
-use payrail_tools::bench::{ReportCase, auth, payments_api, report_ratios, sequential_put};
+use payrail_tools::bench::{
+    ReportCase, auth, capacity, payments_api, report_ratios, sequential_put,
+};
 use payrail_tools::generator::{Config, client};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -94,6 +97,22 @@ enum Command {
         #[arg(long)]
         log_dir: Option<PathBuf>,
     },
+    /// DynamoDB capacity units each payment path consumes (payrail's handlers and validator in
+    /// process, metered), and what they cost on-demand. AWS_ENDPOINT_URL_DYNAMODB and
+    /// AWS_ENDPOINT_URL_SQS name the stack's emulators; the gateway is simulated in process.
+    Capacity {
+        /// Table name prefix of the local stack (its TransactionsTable and AccountsTable).
+        #[arg(long, default_value = "")]
+        prefix: String,
+        /// Payments per path.
+        #[arg(long, default_value_t = 100)]
+        count: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Share of online payments the simulated gateway declines.
+        #[arg(long, default_value_t = 0.1)]
+        decline_rate: f64,
+    },
     /// p50/p99 of POST /payments (offline, online) and GET /payments/{id} through the stack.
     PaymentsLatency {
         #[arg(long)]
@@ -144,6 +163,24 @@ async fn main() -> ExitCode {
             deadline,
             label,
         } => Some(stream(queue_url, table, *count, *seed, *deadline, label).await),
+        Command::Capacity {
+            prefix,
+            count,
+            seed,
+            decline_rate,
+        } => {
+            let options = capacity::CapacityOptions {
+                prefix: prefix.clone(),
+                count: *count,
+                seed: *seed,
+                decline_rate: *decline_rate,
+            };
+            Some(
+                capacity::measure(&options)
+                    .await
+                    .map(|rows| capacity::print(&rows, prefix)),
+            )
+        }
         Command::PaymentsLatency {
             api_url,
             password,
@@ -230,6 +267,7 @@ async fn main() -> ExitCode {
         | Command::AuthLatency { .. }
         | Command::Stream { .. }
         | Command::ColdStart { .. }
+        | Command::Capacity { .. }
         | Command::PaymentsLatency { .. } => Ok(()),
         Command::Reports => {
             let cases = cases();
