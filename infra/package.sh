@@ -46,12 +46,17 @@ python3 -m ziglang version >/dev/null 2>&1 || {
 
 started=$(date +%s)
 # SAM builds one function at a time, each a cargo invocation that links one binary. Building
-# every binary first in one invocation (the same command and flags SAM then runs per function,
-# so SAM finds them fresh) lets cargo link two at a time and overlap links with compiles.
+# every binary first in one invocation lets cargo link two at a time and overlap links with
+# compiles. It is SAM's own command (`cargo lambda build --release [--arm64] --bin X`, no -p:
+# the same packages selected, so the same features) with every --bin at once: SAM then finds
+# each binary fresh.
 lambda_flags=(--release)
 if [ "$arch" = arm64 ]; then lambda_flags+=(--arm64); fi
-echo "== cargo lambda build ${lambda_flags[*]} -p payrail-functions --bins (every function at once)"
-cargo lambda build "${lambda_flags[@]}" -p payrail-functions --bins
+while read -r binary; do
+  lambda_flags+=(--bin "$binary")
+done < <(sed -n 's/^ *Binary: *//p' template.yaml)
+echo "== cargo lambda build ${lambda_flags[*]} (every function at once)"
+cargo lambda build "${lambda_flags[@]}"
 echo "== sam build --parameter-overrides Architecture=$arch (cargo lambda build --release, per function)"
 sam build --parameter-overrides "Architecture=$arch" --build-dir "$BUILD_DIR"
 elapsed=$(( $(date +%s) - started ))
