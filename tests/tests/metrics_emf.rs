@@ -1,24 +1,17 @@
 //! The business metrics leave the functions as CloudWatch Embedded Metric Format lines on
 //! stdout, through the real path: each function's binary, started here as Lambda starts it
-//! (`AWS_LAMBDA_RUNTIME_API` pointing at a Runtime API this test serves), invoked with its
-//! `events/` sample, its stdout read whole. Every invocation's request id is ours, so each EMF
+//! (`AWS_LAMBDA_RUNTIME_API` pointing at the Runtime API of `payrail_tools::runtime_api`),
+//! invoked with its `events/` sample, its stdout read whole. Every invocation's request id is ours, so each EMF
 //! line is matched to the invocation that flushed it.
 
 mod support;
 
-use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use payrail_tools::runtime_api::RuntimeApi;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::process::Stdio;
-use std::sync::Arc;
 use support::TestResult;
 use tokio::io::AsyncReadExt;
-use tokio::sync::{Mutex, mpsc, oneshot};
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
@@ -27,102 +20,24 @@ const STAGE: &str = "metrics-test";
 /// The sample card of events/payments-create.json; no output line may hold it.
 const CARD: &str = "4111111111111111";
 
-struct Invocation {
-    id: String,
-    event: Value,
-    answer: oneshot::Sender<Value>,
-}
-
-/// The Lambda Runtime API, as much of it as a function uses: `next`, `response`, `error`.
-#[derive(Clone)]
-struct RuntimeApi {
-    queued: Arc<Mutex<mpsc::Receiver<Invocation>>>,
-    waiting: Arc<std::sync::Mutex<HashMap<String, oneshot::Sender<Value>>>>,
-}
-
-async fn next(State(api): State<RuntimeApi>) -> Response {
-    let Some(invocation) = api.queued.lock().await.recv().await else {
-        return StatusCode::GONE.into_response();
-    };
-    if let Ok(mut waiting) = api.waiting.lock() {
-        waiting.insert(invocation.id.clone(), invocation.answer);
-    }
-    // A deadline far enough ahead for a debug build against the emulators.
-    let deadline = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() + 60_000)
-        .unwrap_or_default();
-    (
-        [
-            ("lambda-runtime-aws-request-id", invocation.id),
-            ("lambda-runtime-deadline-ms", deadline.to_string()),
-            (
-                "lambda-runtime-invoked-function-arn",
-                "arn:aws:lambda:eu-west-1:123456789012:function:metrics-test".to_owned(),
-            ),
-        ],
-        axum::Json(invocation.event),
-    )
-        .into_response()
-}
-
-fn answer(api: &RuntimeApi, id: &str, value: Value) -> StatusCode {
-    let sender = api.waiting.lock().ok().and_then(|mut w| w.remove(id));
-    match sender {
-        Some(sender) => {
-            let _ = sender.send(value);
-            StatusCode::ACCEPTED
-        }
-        None => StatusCode::NOT_FOUND,
-    }
-}
-
-async fn response(
-    State(api): State<RuntimeApi>,
-    Path(id): Path<String>,
-    body: Bytes,
-) -> StatusCode {
-    let value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    answer(&api, &id, value)
-}
-
-async fn error(State(api): State<RuntimeApi>, Path(id): Path<String>, body: Bytes) -> StatusCode {
-    let text = String::from_utf8_lossy(&body).into_owned();
-    answer(&api, &id, json!({ "invocation_error": text }))
-}
-
-/// One function binary under the Runtime API, its stdout collected until it is stopped.
+/// A function's binary running as Lambda runs it, its stdout kept.
 struct Function {
-    queue: mpsc::Sender<Invocation>,
+    api: RuntimeApi,
     child: tokio::process::Child,
     stdout: tokio::task::JoinHandle<std::io::Result<String>>,
 }
 
 impl Function {
     async fn start(binary: &str) -> Result<Function, Error> {
-        let (queue, queued) = mpsc::channel(8);
-        let api = RuntimeApi {
-            queued: Arc::new(Mutex::new(queued)),
-            waiting: Arc::default(),
-        };
-        let app = Router::new()
-            .route("/2018-06-01/runtime/invocation/next", get(next))
-            .route(
-                "/2018-06-01/runtime/invocation/{id}/response",
-                post(response),
-            )
-            .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
-            .with_state(api);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let address = listener.local_addr()?;
-        tokio::spawn(async move { axum::serve(listener, app).await });
+        let api = RuntimeApi::serve(format!(
+            "arn:aws:lambda:eu-west-1:123456789012:function:payrail-{STAGE}-{binary}"
+        ))
+        .await?;
         let target = std::env::var("CARGO_TARGET_DIR")
             .map(std::path::PathBuf::from)
             .unwrap_or_else(|_| support::repo_root().join("target"));
-        // The test's environment is the stack's (tables, queues, keys, endpoints), as
-        // template.yaml gives it to the functions; the stage is this test's own.
         let mut child = tokio::process::Command::new(target.join("debug").join(binary))
-            .env("AWS_LAMBDA_RUNTIME_API", address.to_string())
+            .env("AWS_LAMBDA_RUNTIME_API", api.address().to_string())
             .env(
                 "AWS_LAMBDA_FUNCTION_NAME",
                 format!("payrail-{STAGE}-{binary}"),
@@ -136,43 +51,31 @@ impl Function {
             .kill_on_drop(true)
             .spawn()?;
         let mut pipe = child.stdout.take().ok_or("no stdout")?;
-        // Read while the function runs, so that a full pipe never blocks it.
         let stdout = tokio::spawn(async move {
             let mut text = String::new();
             pipe.read_to_string(&mut text).await?;
             Ok(text)
         });
-        Ok(Function {
-            queue,
-            child,
-            stdout,
-        })
+        Ok(Function { api, child, stdout })
     }
 
-    /// Invokes the function with `event` as request `id`; its answer.
+    /// The function's answer to `event`, or `{"invocation_error": ...}` when it posted an error.
     async fn invoke(&self, id: &str, event: Value) -> Result<Value, Error> {
-        let (answer, answered) = oneshot::channel();
-        self.queue
-            .send(Invocation {
-                id: id.to_owned(),
-                event,
-                answer,
-            })
-            .await?;
-        let answered = tokio::time::timeout(std::time::Duration::from_secs(120), answered);
-        Ok(answered.await??)
+        let answered = self.api.invoke(id, serde_json::to_vec(&event)?.into());
+        let answer = tokio::time::timeout(std::time::Duration::from_secs(120), answered).await??;
+        if answer.error {
+            let text = String::from_utf8_lossy(&answer.body).into_owned();
+            return Ok(json!({ "invocation_error": text }));
+        }
+        Ok(serde_json::from_slice(&answer.body).unwrap_or(Value::Null))
     }
 
-    /// Stops the function and returns everything it wrote to stdout. Every invocation's
-    /// metrics were written before its answer, so nothing is still on its way.
     async fn stop(mut self) -> Result<String, Error> {
         self.child.kill().await?;
         Ok(self.stdout.await??)
     }
 }
 
-/// The EMF documents among the output's lines, each checked against the format: one
-/// namespace, every dimension and metric named has its value in the document.
 fn emf_documents(output: &str) -> Result<Vec<Value>, Error> {
     let mut documents = Vec::new();
     for line in output.lines().filter(|line| line.contains("\"_aws\"")) {

@@ -8,28 +8,21 @@
 //! ready) is read back from its output when a log file is given: the time before `main` is the
 //! measured init minus the time its steps took.
 //!
-//! Only the Runtime API's three calls a runtime makes on a first invocation are served:
-//! `next` (the event, once; a second `next` waits until the process is killed), and the
-//! invocation's `response` or `error`. An init error (`/runtime/init/error`) ends the run as
-//! a failure.
+//! The Runtime API is [`crate::runtime_api`]: the event is queued once (a second `next` waits
+//! until the process is killed); an init error (`/runtime/init/error`) ends the run as a
+//! failure.
 
 use super::BenchResult;
 use crate::local::env::function_environment;
 use crate::local::template::{FUNCTION_TYPE, Template};
-use axum::Router;
+use crate::runtime_api::{RuntimeApi, RuntimeApiError};
 use axum::body::Bytes;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use payrail_shared::telemetry::READY_MESSAGE;
 use serde_norway::Value;
 use std::collections::BTreeMap;
 use std::path::{Path as FsPath, PathBuf};
 use std::process::Stdio;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::oneshot;
 
 const REQUEST_ID: &str = "cold-start-bench-0001";
 
@@ -59,89 +52,6 @@ pub struct ColdStart {
     pub peak_rss_kib: u64,
     /// Whether the first invocation answered through `/response` (not `/error`).
     pub answered: bool,
-}
-
-#[derive(Default)]
-struct Marks {
-    init: Option<Instant>,
-    done: Option<oneshot::Sender<(Instant, bool)>>,
-    init_error: Option<String>,
-}
-
-#[derive(Clone)]
-struct Runtime {
-    event: Bytes,
-    function_arn: String,
-    marks: Arc<Mutex<Marks>>,
-    served: Arc<std::sync::atomic::AtomicBool>,
-}
-
-async fn next(State(runtime): State<Runtime>) -> Response {
-    if runtime
-        .served
-        .swap(true, std::sync::atomic::Ordering::SeqCst)
-    {
-        // The second `next`: the process is killed while it waits.
-        std::future::pending::<()>().await;
-    }
-    runtime
-        .marks
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .init
-        .get_or_insert_with(Instant::now);
-    let deadline = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default()
-        + Duration::from_secs(30);
-    let mut headers = HeaderMap::new();
-    let mut set = |name: &'static str, value: String| {
-        if let Ok(value) = HeaderValue::from_str(&value) {
-            headers.insert(name, value);
-        }
-    };
-    set("lambda-runtime-aws-request-id", REQUEST_ID.to_owned());
-    set(
-        "lambda-runtime-deadline-ms",
-        deadline.as_millis().to_string(),
-    );
-    set("lambda-runtime-invoked-function-arn", runtime.function_arn);
-    set(
-        "lambda-runtime-trace-id",
-        "Root=1-00000000-000000000000000000000000;Parent=0000000000000000;Sampled=0".to_owned(),
-    );
-    set("content-type", "application/json".to_owned());
-    (headers, runtime.event).into_response()
-}
-
-fn finish(runtime: &Runtime, answered: bool) -> StatusCode {
-    let done = runtime
-        .marks
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .done
-        .take();
-    if let Some(done) = done {
-        let _ = done.send((Instant::now(), answered));
-    }
-    StatusCode::ACCEPTED
-}
-
-async fn response(State(runtime): State<Runtime>, Path(_id): Path<String>) -> StatusCode {
-    finish(&runtime, true)
-}
-
-async fn invocation_error(State(runtime): State<Runtime>, Path(_id): Path<String>) -> StatusCode {
-    finish(&runtime, false)
-}
-
-async fn init_error(State(runtime): State<Runtime>, body: Bytes) -> StatusCode {
-    runtime
-        .marks
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .init_error = Some(String::from_utf8_lossy(&body).into_owned());
-    finish(&runtime, false)
 }
 
 /// A function's init as it logged it ([`payrail_shared::telemetry::InitTimer`]).
@@ -191,35 +101,12 @@ pub async fn cold_start(launch: &Launch) -> BenchResult<ColdStart> {
         std::fs::read(&launch.event)
             .map_err(|e| format!("cannot read {}: {e}", launch.event.display()))?,
     );
-    let (done_tx, done_rx) = oneshot::channel();
-    let runtime = Runtime {
-        event,
-        function_arn: format!(
-            "arn:aws:lambda:eu-west-1:123456789012:function:{}",
-            launch.name
-        ),
-        marks: Arc::new(Mutex::new(Marks {
-            done: Some(done_tx),
-            ..Marks::default()
-        })),
-        served: Arc::default(),
-    };
-    let app = Router::new()
-        .route("/2018-06-01/runtime/invocation/next", get(next))
-        .route(
-            "/2018-06-01/runtime/invocation/{id}/response",
-            post(response),
-        )
-        .route(
-            "/2018-06-01/runtime/invocation/{id}/error",
-            post(invocation_error),
-        )
-        .route("/2018-06-01/runtime/init/error", post(init_error))
-        .with_state(runtime.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let address = listener.local_addr()?;
-    let server = tokio::spawn(async move { axum::serve(listener, app).await });
-
+    let api = RuntimeApi::serve(format!(
+        "arn:aws:lambda:eu-west-1:123456789012:function:{}",
+        launch.name
+    ))
+    .await?;
+    let address = api.address();
     let log_start = launch
         .log
         .as_deref()
@@ -253,20 +140,19 @@ pub async fn cold_start(launch: &Launch) -> BenchResult<ColdStart> {
         .spawn()
         .map_err(|e| format!("cannot start {}: {e}", launch.binary.display()))?;
     let pid = child.id();
-    let waited = tokio::time::timeout(Duration::from_secs(30), done_rx).await;
+    let answered =
+        tokio::time::timeout(Duration::from_secs(30), api.invoke(REQUEST_ID, event)).await;
     let peak_rss_kib = pid.and_then(peak_rss_kib).unwrap_or(0);
     let _ = child.kill().await;
-    server.abort();
-    let (finished, answered) = match waited {
-        Ok(Ok(done)) => done,
-        Ok(Err(_)) => return Err(format!("{}: the runtime went away", launch.name).into()),
+    let answer = match answered {
+        Ok(Ok(answer)) => answer,
+        Ok(Err(RuntimeApiError::Init(why))) => {
+            return Err(format!("{}: init failed: {why}", launch.name).into());
+        }
+        Ok(Err(err)) => return Err(format!("{}: {err}", launch.name).into()),
         Err(_) => return Err(format!("{}: no response within 30 s", launch.name).into()),
     };
-    let marks = runtime.marks.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(why) = &marks.init_error {
-        return Err(format!("{}: init failed: {why}", launch.name).into());
-    }
-    let init = marks.init.unwrap_or(finished);
+    let init = api.first_next().unwrap_or(answer.at);
     let steps = launch
         .log
         .as_deref()
@@ -275,9 +161,9 @@ pub async fn cold_start(launch: &Launch) -> BenchResult<ColdStart> {
     Ok(ColdStart {
         init: init.duration_since(started),
         steps,
-        first_response: finished.duration_since(started),
+        first_response: answer.at.duration_since(started),
         peak_rss_kib,
-        answered,
+        answered: !answer.error,
     })
 }
 
