@@ -71,17 +71,9 @@ fn item_kb(item: &HashMap<String, AttributeValue>) -> f64 {
 
 #[tokio::test]
 async fn an_offline_payment_is_metered_on_its_table_its_indexes_and_its_account() -> TestResult {
-    let Some(endpoint) = support::service("PAYRAIL_TEST_DYNAMODB_ENDPOINT") else {
+    let Some(sdk) = support::dynamodb_config().await else {
         return Ok(());
     };
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("eu-west-1"))
-        .endpoint_url(endpoint)
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-            "local", "local", None, None, "tests",
-        ))
-        .load()
-        .await;
     let unmetered = Client::new(&sdk);
     let (transactions, accounts) = fresh_tables(&unmetered).await?;
     let account_id = AccountId::new(7);

@@ -38,6 +38,11 @@ pub fn service(var: &str) -> Option<String> {
 }
 
 pub async fn dynamodb() -> Option<Client> {
+    Some(Client::new(&dynamodb_config().await?))
+}
+
+/// The SDK configuration for the test DynamoDB Local, for a client built with more settings.
+pub async fn dynamodb_config() -> Option<aws_config::SdkConfig> {
     let endpoint = service("PAYRAIL_TEST_DYNAMODB_ENDPOINT")?;
     let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new("eu-west-1"))
@@ -47,7 +52,7 @@ pub async fn dynamodb() -> Option<Client> {
         ))
         .load()
         .await;
-    Some(Client::new(&config))
+    Some(config)
 }
 
 pub fn repo_root() -> PathBuf {
