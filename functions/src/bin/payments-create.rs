@@ -24,6 +24,7 @@ async fn main() -> Result<(), Error> {
     let sdk = config::aws().await;
     init.done("aws_config");
     let cards = CardCipher::from_env(&sdk).await?;
+    let digest_key = cards.request_digest_key();
     init.done("keys");
     let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
     let accounts = DynamoAccounts::new(dynamodb.clone(), accounts_table);
@@ -36,6 +37,7 @@ async fn main() -> Result<(), Error> {
             clock: Arc::new(SystemClock),
         },
         idempotency: DynamoIdempotency::new(dynamodb, table),
+        digest_key,
     };
     init.done("clients");
     init.ready();

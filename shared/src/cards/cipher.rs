@@ -6,7 +6,7 @@
 //! nonce is 96 random bits from the OS CSPRNG. The associated data binds the ciphertext to its
 //! version, key id and payment id: a sealed card copied onto another payment does not open.
 
-use crate::domain::card::{CardNumber, FingerprintKey};
+use crate::domain::card::{CardNumber, FingerprintKey, RequestDigestKey};
 use crate::domain::ids::PaymentId;
 use crate::secrets::{SecretError, SecretSource, SecretValue};
 use aes_gcm::aead::rand_core::RngCore;
@@ -150,6 +150,7 @@ impl CardKey {
 pub struct CardCipher {
     current: CardKey,
     fingerprint: Vec<u8>,
+    request_digest: Vec<u8>,
     /// Current first.
     verifying: Vec<CardKey>,
 }
@@ -202,8 +203,14 @@ impl CardCipher {
         let mut fingerprint = vec![0u8; 32];
         let _ = Hkdf::<Sha256>::new(Some(HKDF_SALT), current.expose())
             .expand(b"payrail card fingerprint v1", &mut fingerprint);
+        let mut request_digest = vec![0u8; 32];
+        let _ = Hkdf::<Sha256>::new(Some(HKDF_SALT), current.expose()).expand(
+            b"payrail idempotency request digest v1",
+            &mut request_digest,
+        );
         Ok(CardCipher {
             fingerprint,
+            request_digest,
             current: CardKey::derive(current),
             verifying: std::iter::once(current)
                 .chain(others)
@@ -296,6 +303,12 @@ impl CardCipher {
     /// for this purpose only.
     pub fn fingerprint_key(&self) -> FingerprintKey {
         FingerprintKey::new(self.fingerprint.clone())
+    }
+
+    /// The key of idempotency request digests (an HMAC of a request body that held card
+    /// data), derived from the current secret for this purpose only.
+    pub fn request_digest_key(&self) -> RequestDigestKey {
+        RequestDigestKey::new(self.request_digest.clone())
     }
 }
 

@@ -226,6 +226,37 @@ impl fmt::Debug for FingerprintKey {
     }
 }
 
+/// The key behind idempotency request digests: a request body holds card data, so its digest
+/// is keyed like a fingerprint (an unkeyed hash of it could be brute-forced back to the number
+/// and CVC). Derived for this purpose only, never stored. Debug never shows it.
+#[derive(Clone)]
+pub struct RequestDigestKey(Vec<u8>);
+
+impl RequestDigestKey {
+    pub fn new(bytes: Vec<u8>) -> Self {
+        RequestDigestKey(bytes)
+    }
+
+    /// HMAC-SHA256 of `message`, hex.
+    pub fn digest(&self, message: &[u8]) -> String {
+        let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(&self.0) else {
+            return String::new();
+        };
+        mac.update(message);
+        mac.finalize()
+            .into_bytes()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+}
+
+impl fmt::Debug for RequestDigestKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RequestDigestKey(***)")
+    }
+}
+
 /// What payrail keeps of a card: never the full number, never the CVC.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CardSummary {

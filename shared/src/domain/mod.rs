@@ -7,7 +7,7 @@ pub mod money;
 pub mod payment;
 pub mod time;
 
-pub use card::{CardNumber, CardSummary, CardType, FingerprintKey};
+pub use card::{CardNumber, CardSummary, CardType, FingerprintKey, RequestDigestKey};
 pub use country::Country;
 pub use ids::{AccountId, PaymentId};
 pub use money::{Currency, MinorUnits, Money};

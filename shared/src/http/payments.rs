@@ -5,8 +5,8 @@ use super::params::{Params, integer};
 use super::problem::{ApiError, FieldError, Problem, json_response};
 use super::transactions::TransactionView;
 use crate::auth::{Identity, Role};
-use crate::domain::{AccountId, PaymentId, PaymentStatus};
-use crate::payments::idempotency::{Begin, StoredResponse, body_digest};
+use crate::domain::{AccountId, PaymentId, PaymentStatus, RequestDigestKey};
+use crate::payments::idempotency::{Begin, RequestDigest, StoredResponse};
 use crate::payments::service::visible;
 use crate::payments::{
     CreatePayment, DynamoIdempotency, IdempotencyKey, Outcome, Payments, SealCards,
@@ -24,6 +24,8 @@ pub const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
 pub struct CreateEndpoint<Q, S> {
     pub payments: Payments<Q, S>,
     pub idempotency: DynamoIdempotency,
+    /// Keys the request digests the idempotency records keep (from the card-data key).
+    pub digest_key: RequestDigestKey,
 }
 
 fn merchant_of(caller: &Identity) -> Result<&str, ApiError> {
@@ -117,9 +119,14 @@ async fn create<Q: SendMessage, S: SealCards>(
         return Ok(outcome_response(&outcome));
     };
     let body: serde_json::Value = serde_json::from_slice(request.body()).unwrap_or_default();
+    let fingerprint = parsed
+        .instrument
+        .card_number()
+        .map(|number| number.fingerprint(&endpoint.payments.fingerprint_key));
+    let digest = RequestDigest::of_payment(&body, fingerprint.as_deref(), &endpoint.digest_key);
     let id = match endpoint
         .idempotency
-        .begin(merchant, &key, &body_digest(&body), now)
+        .begin(merchant, &key, &digest, now)
         .await?
     {
         Begin::Run(id) => id,

@@ -8,7 +8,7 @@
 //! same id, which the conditional create turns into "already there" instead of a second payment.
 //! A request that failed on our side (5xx) unlocks its key the same way, keeping the id.
 
-use crate::domain::{PaymentId, Timestamp};
+use crate::domain::{PaymentId, RequestDigestKey, Timestamp};
 use crate::store::StoreError;
 use crate::store::keys::attr;
 use aws_sdk_dynamodb::Client;
@@ -38,14 +38,96 @@ impl IdempotencyKey {
     }
 }
 
-/// Digest of a request body in canonical form (keys sorted, no whitespace), so the same JSON
-/// sent with other formatting is the same request.
-pub fn body_digest(body: &serde_json::Value) -> String {
-    let canonical = serde_json::to_vec(body).unwrap_or_default();
-    Sha256::digest(&canonical)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+/// What identifies a request for its Idempotency-Key. A request body holds card data, so its
+/// digest is never a plain hash (BIN, last 4 and expiry are stored beside it: ~10^8 guesses
+/// would recover the number and the CVC from an unkeyed SHA-256). It is an HMAC, under a key
+/// derived from the card-data key and never stored, of the body in canonical form (keys
+/// sorted, no whitespace, so other formatting is the same request) from which the card number
+/// is replaced by its keyed fingerprint and the CVC and the wallet token are removed (PCI DSS
+/// 4.0 3.3.1.2 allows the CVC in no form after authorisation).
+#[derive(Clone)]
+pub struct RequestDigest {
+    keyed: String,
+    /// The digest records written before keyed digests had (plain SHA-256 of the body), only
+    /// compared in memory, never stored: so that a retry of a request begun before the change
+    /// still matches its record. Such records are gone 24 h after the change (their TTL).
+    legacy: String,
+}
+
+/// Marks a keyed digest, and tells it from a legacy (unkeyed) one.
+const KEYED_PREFIX: &str = "hmac1:";
+
+impl RequestDigest {
+    /// The digest of a POST /payments body whose card (if any) has `card_fingerprint`.
+    pub fn of_payment(
+        body: &serde_json::Value,
+        card_fingerprint: Option<&str>,
+        key: &RequestDigestKey,
+    ) -> Self {
+        let mut canonical = body.clone();
+        if let Some(card) = canonical.get_mut("card").and_then(|c| c.as_object_mut()) {
+            card.remove("cvc");
+            if let Some(fingerprint) = card_fingerprint {
+                card.insert("number".to_owned(), fingerprint.into());
+            } else {
+                card.remove("number");
+            }
+        }
+        if let Some(wallet) = canonical.get_mut("wallet").and_then(|w| w.as_object_mut()) {
+            wallet.remove("token");
+        }
+        Self::keyed(&canonical, body, key)
+    }
+
+    /// The digest of a body without card data (a refund).
+    pub fn of(body: &serde_json::Value, key: &RequestDigestKey) -> Self {
+        Self::keyed(body, body, key)
+    }
+
+    fn keyed(
+        canonical: &serde_json::Value,
+        original: &serde_json::Value,
+        key: &RequestDigestKey,
+    ) -> Self {
+        let canonical = serde_json::to_vec(canonical).unwrap_or_default();
+        let original = serde_json::to_vec(original).unwrap_or_default();
+        RequestDigest {
+            keyed: format!("{KEYED_PREFIX}{}", key.digest(&canonical)),
+            legacy: Sha256::digest(&original)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect(),
+        }
+    }
+
+    /// What a record stores.
+    fn stored(&self) -> &str {
+        &self.keyed
+    }
+
+    /// Whether a record's digest is this request's.
+    fn matches(&self, stored: &str) -> bool {
+        if stored.starts_with(KEYED_PREFIX) {
+            stored == self.keyed
+        } else {
+            stored == self.legacy
+        }
+    }
+}
+
+/// Two requests are the same request when their keyed digests are equal.
+impl PartialEq for RequestDigest {
+    fn eq(&self, other: &Self) -> bool {
+        self.keyed == other.keyed
+    }
+}
+
+impl Eq for RequestDigest {}
+
+impl std::fmt::Debug for RequestDigest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RequestDigest({})", self.keyed)
+    }
 }
 
 /// A response to replay.
@@ -110,7 +192,7 @@ impl DynamoIdempotency {
         &self,
         merchant: &str,
         key: &IdempotencyKey,
-        digest: &str,
+        digest: &RequestDigest,
         now: Timestamp,
     ) -> Result<Begin, StoreError> {
         let pk = Self::pk(merchant, key);
@@ -118,7 +200,7 @@ impl DynamoIdempotency {
         let record = Record {
             pk: pk.clone(),
             sk: "IDEM".to_owned(),
-            digest: digest.to_owned(),
+            digest: digest.stored().to_owned(),
             payment_id,
             locked_until: Some(now.millis() + LOCK_MS),
             response: None,
@@ -155,7 +237,7 @@ impl DynamoIdempotency {
             return Ok(Begin::InFlight);
         };
         let existing: Record = serde_dynamo::from_item(item)?;
-        if existing.digest != digest {
+        if !digest.matches(&existing.digest) {
             return Ok(Begin::Mismatch);
         }
         if let Some(response) = existing.response {
@@ -266,13 +348,78 @@ mod tests {
         assert!(IdempotencyKey::parse(&"k".repeat(256)).is_err());
     }
 
+    fn key(fill: u8) -> RequestDigestKey {
+        RequestDigestKey::new(vec![fill; 32])
+    }
+
+    fn body(text: &str) -> serde_json::Value {
+        serde_json::from_str(text).unwrap_or_default()
+    }
+
     #[test]
     fn digest_ignores_formatting_and_key_order_but_not_values() {
-        let a: serde_json::Value =
-            serde_json::from_str(r#"{"a":1, "b":[1,2]}"#).unwrap_or_default();
-        let b: serde_json::Value =
-            serde_json::from_str("{ \"b\": [1, 2],\n \"a\": 1 }").unwrap_or_default();
-        assert_eq!(body_digest(&a), body_digest(&b));
-        assert_ne!(body_digest(&a), body_digest(&json!({"a": 2, "b": [1, 2]})));
+        let a = body(r#"{"a":1, "b":[1,2]}"#);
+        let b = body("{ \"b\": [1, 2],\n \"a\": 1 }");
+        assert_eq!(
+            RequestDigest::of(&a, &key(1)),
+            RequestDigest::of(&b, &key(1))
+        );
+        assert_ne!(
+            RequestDigest::of(&a, &key(1)),
+            RequestDigest::of(&json!({"a": 2, "b": [1, 2]}), &key(1))
+        );
+    }
+
+    #[test]
+    fn a_payment_digest_is_keyed_and_holds_no_card_number_cvc_or_token() {
+        let card = json!({"amount": 100, "card": {"number": "4111111111111111", "cvc": "123", "exp_month": 12, "exp_year": 2030}});
+        let wallet =
+            json!({"amount": 100, "wallet": {"provider": "paypal", "token": "wtk_secret"}});
+        let unkeyed = |v: &serde_json::Value| -> String {
+            Sha256::digest(serde_json::to_vec(v).unwrap_or_default())
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect()
+        };
+        for body in [&card, &wallet] {
+            let digest = RequestDigest::of_payment(body, Some("fp"), &key(1));
+            assert!(digest.stored().starts_with(KEYED_PREFIX));
+            assert!(!digest.stored().contains(&unkeyed(body)));
+            assert_ne!(digest, RequestDigest::of_payment(body, Some("fp"), &key(2)));
+        }
+        // What is digested: the fingerprint in the number's place, no CVC, no token.
+        let expected =
+            json!({"amount": 100, "card": {"number": "fp", "exp_month": 12, "exp_year": 2030}});
+        assert_eq!(
+            RequestDigest::of_payment(&card, Some("fp"), &key(1)).stored(),
+            format!(
+                "{KEYED_PREFIX}{}",
+                key(1).digest(&serde_json::to_vec(&expected).unwrap_or_default())
+            )
+        );
+        let other_cvc = json!({"amount": 100, "card": {"number": "4111111111111111", "cvc": "999", "exp_month": 12, "exp_year": 2030}});
+        assert_eq!(
+            RequestDigest::of_payment(&card, Some("fp"), &key(1)),
+            RequestDigest::of_payment(&other_cvc, Some("fp"), &key(1)),
+        );
+        assert_ne!(
+            RequestDigest::of_payment(&card, Some("fp"), &key(1)),
+            RequestDigest::of_payment(&card, Some("other card"), &key(1)),
+        );
+    }
+
+    #[test]
+    fn a_record_written_before_keyed_digests_still_matches_its_retry() {
+        let sent = json!({"amount": 100, "card": {"number": "4111111111111111", "cvc": "123"}});
+        let digest = RequestDigest::of_payment(&sent, Some("fp"), &key(1));
+        let legacy: String = Sha256::digest(serde_json::to_vec(&sent).unwrap_or_default())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert!(digest.matches(&legacy));
+        assert!(digest.matches(digest.stored()));
+        assert!(!digest.matches("0000"));
+        assert!(!digest.matches(&format!("{KEYED_PREFIX}{legacy}")));
+        assert!(!format!("{digest:?}").contains(&legacy));
     }
 }

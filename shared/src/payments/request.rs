@@ -8,6 +8,7 @@ use crate::domain::{
 };
 use crate::http::body::{self, Fields, boolean, integer, parsed, text};
 use crate::http::{ApiError, FieldError};
+use crate::redact::scrub_card_numbers;
 use serde::Deserialize;
 use std::fmt;
 use utoipa::ToSchema;
@@ -49,6 +50,13 @@ pub enum Instrument {
 }
 
 impl Instrument {
+    pub fn card_number(&self) -> Option<&CardNumber> {
+        match self {
+            Instrument::Card(card) => Some(&card.number),
+            Instrument::Wallet { .. } => None,
+        }
+    }
+
     pub fn card_type(&self) -> CardType {
         match self {
             Instrument::Card(card) => card.number.brand(),
@@ -216,9 +224,14 @@ impl CreatePayment {
             }
             None => None,
         };
-        let address = f.required("address", text(512));
+        // Free text is stored, listed and logged: a card number typed into it is scrubbed.
+        let address = f
+            .required("address", text(512))
+            .map(|a| scrub_card_numbers(&a));
         let country = f.required("country", parsed(Country::parse));
-        let vendor = f.optional("vendor", text(128));
+        let vendor = f
+            .optional("vendor", text(128))
+            .map(|v| scrub_card_numbers(&v));
         let process = f.optional("process", boolean).unwrap_or(true);
         let parsed = (|| {
             Some(CreatePayment {
@@ -312,6 +325,17 @@ mod tests {
         assert_eq!(p.country.to_string(), "GB");
         assert!(p.process);
         assert!(!format!("{p:?}").contains("4242424242424242"));
+        Ok(())
+    }
+
+    #[test]
+    fn a_card_number_typed_into_the_address_or_vendor_is_scrubbed() -> Result<(), ApiError> {
+        let mut body = valid();
+        body["address"] = json!("1 High St, card 4111 1111 1111 1111");
+        body["vendor"] = json!("shop 5555555555554444");
+        let p = CreatePayment::parse(body.to_string().as_bytes(), NOW)?;
+        assert_eq!(p.address, "1 High St, card [redacted]");
+        assert_eq!(p.vendor.as_deref(), Some("shop [redacted]"));
         Ok(())
     }
 

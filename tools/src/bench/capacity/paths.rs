@@ -77,6 +77,7 @@ impl Wiring {
 
     pub fn api(&self) -> BenchResult<Api> {
         let cards = self.cards()?;
+        let digest_key = cards.request_digest_key();
         let reporter = SqsErrorReporter::new(self.sqs.clone(), &self.log_queue_url);
         Ok(Api {
             create: CreateEndpoint {
@@ -88,6 +89,7 @@ impl Wiring {
                     clock: Arc::new(SystemClock),
                 },
                 idempotency: DynamoIdempotency::new(self.client.clone(), &self.transactions_table),
+                digest_key,
             },
             payments: self.payments_store(),
             refunds: Refunds {
