@@ -15,7 +15,7 @@ use payrail_shared::secrets::SecretValue;
 use payrail_tools::bench::capacity::{CapacityMeter, Kind, Wiring, create_payment};
 use payrail_tools::bench::payments_api::payment_body;
 use std::collections::HashMap;
-use support::{TestResult, repo_root, rng};
+use support::{TestResult, rng};
 
 /// The indexes a completed payment is in: the four report indexes and the two listings.
 const COMPLETED_PAYMENT_INDEXES: [&str; 6] = [
@@ -26,24 +26,6 @@ const COMPLETED_PAYMENT_INDEXES: [&str; 6] = [
     "by_merchant",
     "by_account",
 ];
-
-/// The template's TransactionsTable and AccountsTable under a fresh prefix.
-async fn fresh_tables(
-    client: &Client,
-) -> Result<(String, String), Box<dyn std::error::Error + Send + Sync>> {
-    let template =
-        payrail_tools::local::template::Template::load(repo_root().join("template.yaml"))?;
-    let tables: Vec<_> = payrail_tools::local::tables::tables_from_template(&template)?
-        .into_iter()
-        .filter(|t| t.logical_id == "TransactionsTable" || t.logical_id == "AccountsTable")
-        .collect();
-    let prefix = format!("c{}_", &uuid::Uuid::new_v4().simple().to_string()[..8]);
-    payrail_tools::local::tables::create_tables(client, &tables, &prefix).await?;
-    Ok((
-        format!("{prefix}TransactionsTable"),
-        format!("{prefix}AccountsTable"),
-    ))
-}
 
 /// An attribute value's size as DynamoDB counts it: strings by their UTF-8 bytes, numbers by
 /// about one byte per two digits plus one (an upper bound here), maps and lists 3 bytes plus
@@ -75,7 +57,7 @@ async fn an_offline_payment_is_metered_on_its_table_its_indexes_and_its_account(
         return Ok(());
     };
     let unmetered = Client::new(&sdk);
-    let (transactions, accounts) = fresh_tables(&unmetered).await?;
+    let (transactions, accounts) = support::fresh_payment_tables(&unmetered).await?;
     let account_id = AccountId::new(7);
     DynamoAccounts::new(unmetered.clone(), &accounts)
         .add(&Account {

@@ -418,7 +418,7 @@ fn recount(items: &[PaymentItem]) -> BTreeMap<(String, String), BTreeMap<String,
         }
         let key = (
             keys::aggregate_pk(p.card_type),
-            keys::aggregate_sk(p.created_at.day()),
+            p.created_at.day().to_string(),
         );
         let counts = out.entry(key).or_default();
         *counts.entry(keys::attr::COUNT.to_owned()).or_default() += 1;

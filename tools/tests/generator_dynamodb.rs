@@ -134,7 +134,12 @@ fn check_table(items: &[Item], expected: u64) -> TestResult {
             .ok_or("aggregate without card type")?
             .to_owned();
         let count = AggregateCount::from_item(item).ok_or("aggregate item does not parse")?;
-        counted.insert((card_type, count.day), (count.total, count.by_country));
+        // The shards of a day add up to its count.
+        let entry = counted.entry((card_type, count.day)).or_default();
+        entry.0 += count.total;
+        for (country, n) in count.by_country {
+            *entry.1.entry(country).or_default() += n;
+        }
     }
     assert_eq!(
         counted, recount,

@@ -82,9 +82,8 @@ impl From<RefundError> for ApiError {
             RefundError::Refused(Refused::Exceeds { .. }) => {
                 ApiError::Conflict("The refund exceeds what is left to refund on this payment.")
             }
-            RefundError::Contended => ApiError::Conflict(
-                "The payment is being refunded concurrently; read it again and retry.",
-            ),
+            // Contention outlasting the retries is transient, like an outage: 503 + Retry-After.
+            RefundError::Contended => ApiError::Unavailable(err.to_string()),
             // An outage answers 503 + Retry-After, as the payment routes do.
             RefundError::Store(err) => err.into(),
             RefundError::Queue(err) => ApiError::Unavailable(err.to_string()),

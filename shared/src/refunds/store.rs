@@ -15,10 +15,9 @@ use crate::domain::{Payment, PaymentId, Timestamp};
 use crate::reports::Position;
 use crate::store::StoreError;
 use crate::store::keys::{self, attr};
+use crate::store::transact::cancellation_codes;
 use crate::telemetry::record;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -94,20 +93,6 @@ impl From<aws_sdk_dynamodb::error::BuildError> for RefundWriteError {
 impl From<serde_dynamo::Error> for RefundWriteError {
     fn from(err: serde_dynamo::Error) -> Self {
         RefundWriteError::Store(err.into())
-    }
-}
-
-/// For a cancelled transaction: each action's cancellation code (`None`, `ConditionalCheckFailed`,
-/// `TransactionConflict`, …), in order.
-fn cancellation_codes<R>(err: &SdkError<TransactWriteItemsError, R>) -> Option<Vec<String>> {
-    match err.as_service_error() {
-        Some(TransactWriteItemsError::TransactionCanceledException(e)) => Some(
-            e.cancellation_reasons()
-                .iter()
-                .map(|r| r.code().unwrap_or("None").to_owned())
-                .collect(),
-        ),
-        _ => None,
     }
 }
 

@@ -55,11 +55,8 @@ async fn newest_day(
 ) -> Result<(Option<Day>, ReadStats), StoreError> {
     let mut e = Expr::default();
     let (pk, pkv) = (e.name(attr::PK), e.value(s(keys::aggregate_pk(card_type))));
-    let (sk, lo, hi) = (
-        e.name(attr::SK),
-        e.value(s(keys::aggregate_sk(from))),
-        e.value(s(keys::aggregate_sk(to))),
-    );
+    let (low, high) = keys::aggregate_sk_bounds(from, to);
+    let (sk, lo, hi) = (e.name(attr::SK), e.value(s(low)), e.value(s(high)));
     e.key(format!("{pk} = {pkv} AND {sk} BETWEEN {lo} AND {hi}"));
     if let Some(country) = filter.country {
         let c = e.name(&keys::country_count_attr(country));
@@ -86,7 +83,7 @@ async fn newest_day(
             .first()
             .and_then(|item| item.get(attr::SK))
             .and_then(|v| v.as_s().ok())
-            .and_then(|d| Day::parse(d));
+            .and_then(|d| keys::aggregate_day(d));
         if day.is_some() {
             return Ok((day, stats));
         }

@@ -163,11 +163,8 @@ impl DynamoReports {
             e.name(attr::PK),
             e.value(s(keys::aggregate_pk(request.card_type))),
         );
-        let (sk, lo, hi) = (
-            e.name(attr::SK),
-            e.value(s(keys::aggregate_sk(from))),
-            e.value(s(keys::aggregate_sk(to))),
-        );
+        let (low, high) = keys::aggregate_sk_bounds(from, to);
+        let (sk, lo, hi) = (e.name(attr::SK), e.value(s(low)), e.value(s(high)));
         e.key(format!("{pk} = {pkv} AND {sk} BETWEEN {lo} AND {hi}"));
         let (mut total, mut stats, mut start) = (0u64, ReadStats::default(), None);
         loop {

@@ -1,5 +1,5 @@
 //! Per-day, per-card-type counters of completed payments (with a per-country breakdown), so that
-//! counting by card type reads one item per day instead of every transaction.
+//! counting by card type reads a few items per day (its shards) instead of every transaction.
 
 use super::keys::{self, attr};
 use crate::domain::{CardType, Country, Day};
@@ -37,7 +37,12 @@ pub struct AggregateUpdate {
 }
 
 impl AggregateUpdate {
-    pub fn new(card_type: CardType, day: Day, delta: &AggregateDelta) -> Self {
+    /// A shard for a payment's update, at random (see [`keys::AGGREGATE_SHARDS`]).
+    pub fn random_shard() -> u8 {
+        rand::random_range(0..keys::AGGREGATE_SHARDS)
+    }
+
+    pub fn new(card_type: CardType, day: Day, shard: u8, delta: &AggregateDelta) -> Self {
         let key = HashMap::from([
             (
                 attr::PK.to_owned(),
@@ -45,7 +50,7 @@ impl AggregateUpdate {
             ),
             (
                 attr::SK.to_owned(),
-                AttributeValue::S(keys::aggregate_sk(day)),
+                AttributeValue::S(keys::aggregate_sk(day, shard)),
             ),
         ]);
         let mut clauses = vec!["#n :n".to_owned()];
@@ -91,7 +96,7 @@ impl AggregateCount {
             .get(attr::SK)?
             .as_s()
             .ok()
-            .and_then(|s| Day::parse(s))?;
+            .and_then(|s| keys::aggregate_day(s))?;
         let number = |v: &AttributeValue| v.as_n().ok().and_then(|n| n.parse::<u64>().ok());
         let total = item.get(attr::COUNT).and_then(number).unwrap_or(0);
         let by_country = item

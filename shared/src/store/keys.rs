@@ -50,13 +50,31 @@ pub fn payment_pk(id: &PaymentId) -> String {
     format!("PAY#{id}")
 }
 
-/// Partition of the aggregate counters of one card type; its sort key is the day.
+/// Counter items per (card type, day): each completing payment adds to one picked at random,
+/// so that a burst of same-brand payments does not serialise (DynamoDB cancels transactions
+/// that meet on one item); a count sums them all. More shards mean fewer conflicts and more
+/// items per count read (docs/performance.md, "Sharded day counters").
+pub const AGGREGATE_SHARDS: u8 = 8;
+
+/// Partition of the aggregate counters of one card type; its sort key is the day and shard.
 pub fn aggregate_pk(card_type: CardType) -> String {
     format!("AGG#{card_type}")
 }
 
-pub fn aggregate_sk(day: Day) -> String {
-    day.to_string()
+/// `<day>#<shard>`. Counters written before sharding have the bare `<day>`: they sort before
+/// the day's shards, inside the same bounds, and are summed with them.
+pub fn aggregate_sk(day: Day, shard: u8) -> String {
+    format!("{day}#{shard}")
+}
+
+/// The lowest and highest sort keys of the counters of the days `from..=to`, for BETWEEN.
+pub fn aggregate_sk_bounds(from: Day, to: Day) -> (String, String) {
+    (from.to_string(), format!("{to}#~"))
+}
+
+/// The day of a counter's sort key (sharded or not).
+pub fn aggregate_day(sk: &str) -> Option<Day> {
+    Day::parse(sk.split('#').next().unwrap_or(sk))
 }
 
 /// The aggregate attribute counting one country's completed payments.
@@ -99,6 +117,27 @@ pub fn country_day_partition(country: Country, day: Day, shard: u8) -> String {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn counter_keys_of_a_day_sharded_or_not_lie_inside_its_bounds_and_no_other_days() {
+        let day = |d| Day::from_epoch_days(d);
+        let (lo, hi) = aggregate_sk_bounds(day(20_000), day(20_002));
+        for d in 20_000..=20_002 {
+            for key in [
+                day(d).to_string(),
+                aggregate_sk(day(d), 0),
+                aggregate_sk(day(d), AGGREGATE_SHARDS - 1),
+            ] {
+                assert!(lo <= key && key <= hi, "{key} in [{lo}, {hi}]");
+                assert_eq!(aggregate_day(&key), Some(day(d)));
+            }
+        }
+        for outside in [19_999, 20_003] {
+            for key in [day(outside).to_string(), aggregate_sk(day(outside), 0)] {
+                assert!(!(lo <= key && key <= hi), "{key} outside [{lo}, {hi}]");
+            }
+        }
+    }
 
     proptest! {
         #[test]

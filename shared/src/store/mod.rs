@@ -6,6 +6,7 @@ pub mod item;
 pub mod keys;
 pub mod payments;
 pub mod pending;
+pub mod transact;
 pub mod write;
 
 pub use error::StoreError;

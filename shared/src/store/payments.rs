@@ -10,6 +10,7 @@ use super::aggregates::{AggregateDelta, AggregateUpdate};
 use super::error::StoreError;
 use super::item::PaymentItem;
 use super::keys::{self, attr, index};
+use super::transact::{TransactFailure, transact_write};
 use crate::accounts::DynamoAccounts;
 use crate::domain::{AccountId, Failure, FailureKind, Payment, PaymentId, PaymentStatus};
 use crate::reports::Position;
@@ -178,25 +179,20 @@ impl DynamoPayments {
             AccountEffect::Check
         };
         loop {
-            let actions = self.actions(
-                &payment,
-                attributes.clone(),
-                expected_version,
-                becomes_completed,
-                effect,
-            )?;
-            let result = self
-                .client
-                .transact_write_items()
-                .set_transact_items(Some(actions))
-                .send()
-                .await;
-            let err = match result {
-                Ok(_) => return Ok(()),
-                Err(err) => err,
-            };
-            let Some(failed) = failed_conditions(&err) else {
-                return Err(err.into());
+            let written = transact_write(&self.client, || {
+                self.actions(
+                    &payment,
+                    attributes.clone(),
+                    expected_version,
+                    becomes_completed,
+                    effect,
+                )
+            })
+            .await;
+            let failed = match written {
+                Ok(()) => return Ok(()),
+                Err(TransactFailure::Store(err)) => return Err(err.into()),
+                Err(TransactFailure::Conditions(failed)) => failed,
             };
             if failed.first() == Some(&true) {
                 return Err(PaymentWriteError::Conflict);
@@ -242,8 +238,13 @@ impl DynamoPayments {
         });
         if becomes_completed {
             let delta = AggregateDelta::one(payment.country);
-            let update = AggregateUpdate::new(payment.card_type, payment.created_at.day(), &delta)
-                .into_transact(&self.table)?;
+            let update = AggregateUpdate::new(
+                payment.card_type,
+                payment.created_at.day(),
+                AggregateUpdate::random_shard(),
+                &delta,
+            )
+            .into_transact(&self.table)?;
             actions.push(TransactWriteItem::builder().update(update).build());
         }
         Ok(actions)
@@ -415,27 +416,5 @@ impl DynamoPayments {
             None
         };
         Ok((found, next))
-    }
-}
-
-/// For a transaction cancelled by conditions: which actions' conditions failed, in order.
-fn failed_conditions<R>(
-    err: &aws_sdk_dynamodb::error::SdkError<
-        aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError,
-        R,
-    >,
-) -> Option<Vec<bool>> {
-    if !StoreError::is_condition_failure(err) {
-        return None;
-    }
-    use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-    match err.as_service_error() {
-        Some(TransactWriteItemsError::TransactionCanceledException(e)) => Some(
-            e.cancellation_reasons()
-                .iter()
-                .map(|r| r.code() == Some("ConditionalCheckFailed"))
-                .collect(),
-        ),
-        _ => None,
     }
 }

@@ -5,6 +5,7 @@ use super::aggregates::{AggregateDelta, AggregateUpdate};
 use super::error::StoreError;
 use super::item::PaymentItem;
 use super::keys::attr;
+use super::transact::{TransactFailure, transact_write};
 use crate::domain::Payment;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
@@ -25,28 +26,33 @@ pub async fn record_payment(
     table: &str,
     payment: &Payment,
 ) -> Result<Recorded, StoreError> {
-    let item = serde_dynamo::to_item(PaymentItem::of(payment.clone()))?;
-    let put = Put::builder()
-        .table_name(table)
-        .set_item(Some(item))
-        .condition_expression("attribute_not_exists(#pk)")
-        .expression_attribute_names("#pk", attr::PK)
-        .build()?;
-    let mut actions = vec![TransactWriteItem::builder().put(put).build()];
-    if payment.status.is_completed() {
-        let delta = AggregateDelta::one(payment.country);
-        let update = AggregateUpdate::new(payment.card_type, payment.created_at.day(), &delta)
+    let item: std::collections::HashMap<_, _> =
+        serde_dynamo::to_item(PaymentItem::of(payment.clone()))?;
+    let result = transact_write(client, || {
+        let put = Put::builder()
+            .table_name(table)
+            .set_item(Some(item.clone()))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", attr::PK)
+            .build()?;
+        let mut actions = vec![TransactWriteItem::builder().put(put).build()];
+        if payment.status.is_completed() {
+            let delta = AggregateDelta::one(payment.country);
+            let update = AggregateUpdate::new(
+                payment.card_type,
+                payment.created_at.day(),
+                AggregateUpdate::random_shard(),
+                &delta,
+            )
             .into_transact(table)?;
-        actions.push(TransactWriteItem::builder().update(update).build());
-    }
-    let result = client
-        .transact_write_items()
-        .set_transact_items(Some(actions))
-        .send()
-        .await;
+            actions.push(TransactWriteItem::builder().update(update).build());
+        }
+        Ok(actions)
+    })
+    .await;
     match result {
-        Ok(_) => Ok(Recorded::New),
-        Err(err) if StoreError::is_condition_failure(&err) => Ok(Recorded::AlreadyThere),
-        Err(err) => Err(err.into()),
+        Ok(()) => Ok(Recorded::New),
+        Err(TransactFailure::Conditions(_)) => Ok(Recorded::AlreadyThere),
+        Err(TransactFailure::Store(err)) => Err(err),
     }
 }

@@ -11,7 +11,7 @@ use payrail_shared::auth::{Role, SigningKey, TokenIssuer};
 use payrail_shared::cards::CardCipher;
 use payrail_shared::domain::{Clock, SystemClock};
 use payrail_shared::secrets::SecretValue;
-use payrail_shared::store::PaymentItem;
+use payrail_shared::store::{PaymentItem, keys};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -281,7 +281,8 @@ impl FaultStack {
             .collect()
     }
 
-    /// The aggregate counters as stored: (pk, sk) → attribute (`n`, `c_GB`, ...) → count.
+    /// The aggregate counters as stored, the shards of a day summed: (pk, day) → attribute
+    /// (`n`, `c_GB`, ...) → count.
     pub async fn aggregates(
         &self,
     ) -> Result<BTreeMap<(String, String), BTreeMap<String, u64>>, Error> {
@@ -297,15 +298,18 @@ impl FaultStack {
                 Some(AttributeValue::S(s)) => s.clone(),
                 _ => String::new(),
             };
-            let counts: BTreeMap<String, u64> = item
-                .iter()
-                .filter_map(|(name, value)| match value {
-                    AttributeValue::N(n) => Some((name.clone(), n.parse().ok()?)),
-                    _ => None,
-                })
-                .filter(|(_, n)| *n > 0)
-                .collect();
-            out.insert((text("pk"), text("sk")), counts);
+            let day = keys::aggregate_day(&text("sk")).map(|d| d.to_string());
+            let counts: &mut BTreeMap<String, u64> = out
+                .entry((text("pk"), day.unwrap_or_default()))
+                .or_default();
+            for (name, value) in &item {
+                if let AttributeValue::N(n) = value
+                    && let Ok(n) = n.parse::<u64>()
+                    && n > 0
+                {
+                    *counts.entry(name.clone()).or_default() += n;
+                }
+            }
         }
         Ok(out)
     }

@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod card_scan;
+pub mod conflicts;
 pub mod faults;
 pub mod payments;
 pub mod simulator;
@@ -57,6 +58,24 @@ pub async fn dynamodb_config() -> Option<aws_config::SdkConfig> {
 
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The template's TransactionsTable and AccountsTable under a fresh prefix: their names.
+pub async fn fresh_payment_tables(
+    client: &Client,
+) -> Result<(String, String), Box<dyn std::error::Error + Send + Sync>> {
+    let template =
+        payrail_tools::local::template::Template::load(repo_root().join("template.yaml"))?;
+    let tables: Vec<_> = payrail_tools::local::tables::tables_from_template(&template)?
+        .into_iter()
+        .filter(|t| t.logical_id == "TransactionsTable" || t.logical_id == "AccountsTable")
+        .collect();
+    let prefix = format!("c{}_", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    payrail_tools::local::tables::create_tables(client, &tables, &prefix).await?;
+    Ok((
+        format!("{prefix}TransactionsTable"),
+        format!("{prefix}AccountsTable"),
+    ))
 }
 
 /// Creates the template's TransactionsTable under a fresh prefix and returns its name.

@@ -338,7 +338,9 @@ async fn add_to_aggregate(
 ) -> Result<(), String> {
     let mut failures = 0u32;
     loop {
-        let update = AggregateUpdate::new(card_type, day, delta);
+        // One writer applies its deltas one at a time: nothing to spread, shard 0 (a count
+        // sums every shard of the day).
+        let update = AggregateUpdate::new(card_type, day, 0, delta);
         let result = client
             .update_item()
             .table_name(table)

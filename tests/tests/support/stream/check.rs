@@ -226,14 +226,19 @@ fn check_table(
         let Some(card_type) = attr_s(item, "pk").and_then(|pk| pk.strip_prefix("AGG#")) else {
             continue;
         };
-        let day = attr_s(item, "sk").unwrap_or_default().to_owned();
-        let counts: BTreeMap<String, u64> = item
-            .keys()
-            .filter(|k| *k == "n" || k.starts_with("c_"))
-            .filter_map(|k| Some((k.clone(), u64::try_from(attr_n(item, k)?).ok()?)))
-            .filter(|(_, n)| *n > 0)
-            .collect();
-        actual.insert((card_type.to_owned(), day), counts);
+        // A day's counter shards (and an unsharded counter) add up to the day's count.
+        let day = attr_s(item, "sk")
+            .and_then(payrail_shared::store::keys::aggregate_day)
+            .map(|d| d.to_string())
+            .unwrap_or_default();
+        let counts = actual.entry((card_type.to_owned(), day)).or_default();
+        for k in item.keys().filter(|k| *k == "n" || k.starts_with("c_")) {
+            if let Some(n) = attr_n(item, k).and_then(|n| u64::try_from(n).ok())
+                && n > 0
+            {
+                *counts.entry(k.clone()).or_default() += n;
+            }
+        }
     }
     let keys: HashSet<&(String, String)> = expected.keys().chain(actual.keys()).collect();
     let mut wrong = 0;
