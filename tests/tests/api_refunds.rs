@@ -63,6 +63,19 @@ impl<'a> Session<'a> {
             .await
     }
 
+    /// POST a refund with an Idempotency-Key.
+    async fn refund_once(&self, payment: &str, key: &str, body: Value) -> Result<Reply, Error> {
+        let auth = self.authorization().await?;
+        let request = self
+            .api
+            .http
+            .post(format!("{}/payments/{payment}/refunds", self.api.base))
+            .header("authorization", auth)
+            .header("idempotency-key", key)
+            .json(&body);
+        self.api.send_raw(request).await
+    }
+
     async fn refunds(&self, payment: &str) -> Result<Vec<Value>, Error> {
         let reply = self.get(&format!("/payments/{payment}/refunds")).await?;
         assert_eq!(reply.status, 200, "{:?}", reply.body);
@@ -129,6 +142,74 @@ fn amounts(refunds: &[Value]) -> Vec<u64> {
         .iter()
         .filter_map(|r| r["amount"].as_u64())
         .collect()
+}
+
+#[tokio::test]
+async fn a_refund_retried_with_its_idempotency_key_is_made_once() -> TestResult {
+    let Some(api) = Api::new() else { return Ok(()) };
+    let alice = Session::new(&api, "alice");
+    let id = alice.pay(10_000, "offline", true).await?;
+    let key = format!("refund-{}", uuid::Uuid::new_v4());
+
+    let first = alice
+        .refund_once(&id, &key, json!({"amount": 3000}))
+        .await?;
+    let retry = alice
+        .refund_once(&id, &key, json!({"amount": 3000}))
+        .await?;
+
+    assert_eq!(first.status, 201, "{:?}", first.body);
+    assert_eq!(
+        (retry.status, &retry.body),
+        (201, &first.body),
+        "the first answer replayed"
+    );
+    assert_eq!(
+        amounts(&alice.refunds(&id).await?),
+        vec![3000],
+        "one refund made"
+    );
+    let payment = alice.payment(&id).await?;
+    assert_eq!(payment["refunded_amount"], 3000);
+
+    // The key with another body is refused, naming the header; nothing more is refunded.
+    let other = alice
+        .refund_once(&id, &key, json!({"amount": 1000}))
+        .await?;
+    assert_eq!(other.status, 422, "{:?}", other.body);
+    assert_eq!(other.body["errors"][0]["field"], "Idempotency-Key");
+    // The same key on another payment is another request: a payment's refunds are its own.
+    let second = alice.pay(5_000, "offline", true).await?;
+    let elsewhere = alice
+        .refund_once(&second, &key, json!({"amount": 3000}))
+        .await?;
+    assert_eq!(
+        elsewhere.status, 422,
+        "the key was used for another payment's refund"
+    );
+    // A key already used for a payment is free for a refund: each operation has its own.
+    let payment_key = format!("pay-{}", uuid::Uuid::new_v4());
+    let auth = alice.authorization().await?;
+    let paid = api
+        .send_raw(
+            api.http
+                .post(format!("{}/payments", api.base))
+                .header("authorization", auth)
+                .header("idempotency-key", &payment_key)
+                .json(&json!({
+                    "account_id": 7, "amount": 4000, "currency": "GBP", "payment_type": "offline",
+                    "method": "credit_card",
+                    "card": {"number": "4111111111111111", "exp_month": 12, "exp_year": 2035, "cvc": "123"},
+                    "address": "1 Test Street, London", "country": "GB",
+                })),
+        )
+        .await?;
+    assert_eq!(paid.status, 201, "{:?}", paid.body);
+    let paid_id = paid.body["id"].as_str().unwrap_or_default().to_owned();
+    let refunded = alice.refund_once(&paid_id, &payment_key, json!({})).await?;
+    assert_eq!(refunded.status, 201, "{:?}", refunded.body);
+    assert_eq!(alice.payment(&id).await?["refunded_amount"], 3000);
+    Ok(())
 }
 
 #[tokio::test]
@@ -673,5 +754,84 @@ async fn twenty_refunds_at_once_in_process_commit_at_most_the_amount() -> TestRe
     assert!(sum <= 10_000);
     assert_eq!(made, 10, "every refund that fitted was made");
     assert_eq!(stored.payment.status, PaymentStatus::Refunded);
+    Ok(())
+}
+
+/// A refund request whose Lambda died after storing the refund, before keeping its answer: the
+/// client's retry with the same key takes the expired lock over and gets that refund back, not
+/// a second one (nor a 409 for "nothing left" after a full refund).
+#[tokio::test]
+async fn a_retry_taking_over_a_dead_attempt_gets_its_refund_not_another() -> TestResult {
+    use payrail_shared::auth::{Identity, Role};
+    use payrail_shared::domain::{MinorUnits, SystemClock};
+    use payrail_shared::gateway::{GatewayClient, Timeouts};
+    use payrail_shared::logservice::MemoryReporter;
+    use payrail_shared::payments::idempotency::{
+        Begin, DynamoIdempotency, IdempotencyKey, LOCK_MS, RequestDigest, Scope,
+    };
+    use payrail_shared::refunds::service::NewRefund;
+    use payrail_shared::refunds::{CreateRefund, DynamoRefunds, RefundId, Refunds};
+    use std::sync::Arc;
+
+    let (Some(dynamodb), Some(table)) = (
+        support::dynamodb().await,
+        support::service("TRANSACTIONS_TABLE"),
+    ) else {
+        return Ok(());
+    };
+    let mut payment = support::payment(&mut support::rng(29), IMPORTED, PaymentStatus::Succeeded);
+    payment.payment_type = PaymentType::Offline;
+    payment.amount = MinorUnits::new(10_000)?;
+    payment.merchant = Some("Alice's Shop".to_owned());
+    support::write_all(&dynamodb, &table, std::slice::from_ref(&payment)).await?;
+    let refunds = Refunds {
+        store: DynamoRefunds::new(dynamodb.clone(), table.clone()),
+        gateway: GatewayClient::new("http://127.0.0.1:9", Timeouts::DEFAULT)?,
+        online: NoQueue,
+        reporter: Arc::new(MemoryReporter::new()),
+        clock: Arc::new(SystemClock),
+        completion_delay: Duration::from_secs(20),
+    };
+    let records = DynamoIdempotency::new(dynamodb, table);
+    let alice = Identity {
+        sub: "alice".to_owned(),
+        role: Role::Merchant,
+        merchant: Some("Alice's Shop".to_owned()),
+    };
+    let key = IdempotencyKey::parse(&format!("dead-{}", uuid::Uuid::new_v4()))?;
+    let digest = RequestDigest::of_refund(&payment.id, &json!({}));
+    let full = || CreateRefund {
+        amount: None,
+        reason: None,
+    };
+    let now = payrail_shared::domain::Clock::now(&SystemClock);
+    let new = |begin: Begin| match begin {
+        Begin::Run(r) => Ok(NewRefund {
+            id: RefundId::from_uuid(r.id),
+            created_at: r.created_at,
+            resumed: r.resumed,
+        }),
+        other => Err(format!("expected to run, got {other:?}")),
+    };
+
+    let first = new(records
+        .begin(Scope::Refund, "Alice's Shop", &key, &digest, now)
+        .await?)?;
+    let made = refunds.create_as(&alice, payment.id, full(), first).await?;
+    // The Lambda dies here: no answer kept. Its lock expires; the client retries.
+    let later = now.plus(LOCK_MS + 1);
+    let retry = new(records
+        .begin(Scope::Refund, "Alice's Shop", &key, &digest, later)
+        .await?)?;
+    let again = refunds.create_as(&alice, payment.id, full(), retry).await?;
+
+    assert!(!first.resumed && retry.resumed);
+    assert_eq!((retry.id, retry.created_at), (first.id, first.created_at));
+    assert_eq!(again.refund.id, made.refund.id);
+    assert_eq!(again.refund.amount.get(), 10_000);
+    let (listed, _) = refunds.store.list(&payment.id, 100, None).await?;
+    assert_eq!(listed.len(), 1, "one refund: {listed:?}");
+    let stored = refunds.store.payment(&payment.id).await?.ok_or("gone")?;
+    assert_eq!(stored.payment.refunded_amount, 10_000);
     Ok(())
 }

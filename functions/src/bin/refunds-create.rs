@@ -1,10 +1,11 @@
 //! POST /payments/{id}/refunds: wires the refunds store, the gateway client, the online queue
-//! (the refund message) and the error reporter into the create handler.
+//! (the refund message), the error reporter and the idempotency records into the create handler.
 
 use lambda_http::{Error, Request, run, service_fn};
 use payrail_shared::gateway::{GatewayClient, Timeouts};
-use payrail_shared::http::refunds::create_refund;
+use payrail_shared::http::refunds::{RefundEndpoint, create_refund};
 use payrail_shared::logservice::SqsErrorReporter;
+use payrail_shared::payments::DynamoIdempotency;
 use payrail_shared::queue::SqsQueue;
 use payrail_shared::refunds::{DynamoRefunds, Refunds};
 use payrail_shared::telemetry::{InitTimer, Invocation};
@@ -26,13 +27,17 @@ async fn main() -> Result<(), Error> {
     let sdk = config::aws().await;
     init.done("aws_config");
     let sqs = aws_sdk_sqs::Client::new(&sdk);
-    let refunds = Refunds {
-        store: DynamoRefunds::new(aws_sdk_dynamodb::Client::new(&sdk), table),
-        gateway: GatewayClient::new(&gateway_url, timeouts)?,
-        online: SqsQueue::new(sqs, online_queue),
-        reporter: Arc::new(SqsErrorReporter::from_env(&sdk)?),
-        clock: Arc::new(SystemClock),
-        completion_delay: Duration::from_secs(delay),
+    let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+    let refunds = RefundEndpoint {
+        refunds: Refunds {
+            store: DynamoRefunds::new(dynamodb.clone(), table.clone()),
+            gateway: GatewayClient::new(&gateway_url, timeouts)?,
+            online: SqsQueue::new(sqs, online_queue),
+            reporter: Arc::new(SqsErrorReporter::from_env(&sdk)?),
+            clock: Arc::new(SystemClock),
+            completion_delay: Duration::from_secs(delay),
+        },
+        idempotency: DynamoIdempotency::new(dynamodb, table),
     };
     init.done("clients");
     init.ready();

@@ -5,6 +5,7 @@ pub mod auth_token;
 pub mod body;
 pub mod cursor;
 pub mod docs;
+pub mod idempotent;
 pub mod openapi;
 pub mod params;
 pub mod payments;

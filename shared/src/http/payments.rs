@@ -1,16 +1,15 @@
 //! POST /payments, POST /payments/{id}/process, GET /payments/{id}, GET /payments.
 
 use super::cursor::{self, CursorKey};
+use super::idempotent::{Once, key_of};
 use super::params::{Params, integer};
 use super::problem::{ApiError, FieldError, Problem, json_response};
 use super::transactions::TransactionView;
 use crate::auth::{Identity, Role};
 use crate::domain::{AccountId, PaymentId, PaymentStatus, RequestDigestKey};
-use crate::payments::idempotency::{Begin, RequestDigest, StoredResponse};
+use crate::payments::idempotency::{RequestDigest, Scope};
 use crate::payments::service::visible;
-use crate::payments::{
-    CreatePayment, DynamoIdempotency, IdempotencyKey, Outcome, Payments, SealCards,
-};
+use crate::payments::{CreatePayment, DynamoIdempotency, Outcome, Payments, SealCards};
 use crate::queue::SendMessage;
 use crate::store::payments::{DynamoPayments, ListScope, PaymentQuery};
 use lambda_http::http::{HeaderValue, StatusCode, header};
@@ -18,7 +17,7 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
 use utoipa::{IntoParams, ToSchema};
 
-pub const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
+pub use super::idempotent::IDEMPOTENCY_KEY;
 
 /// What POST /payments needs.
 pub struct CreateEndpoint<Q, S> {
@@ -48,14 +47,6 @@ fn outcome_response(outcome: &Outcome) -> Response<Body> {
         response.headers_mut().insert(header::LOCATION, location);
     }
     response
-}
-
-fn body_text(response: &Response<Body>) -> String {
-    match response.body() {
-        Body::Text(text) => text.clone(),
-        Body::Binary(bytes) => String::from_utf8_lossy(bytes).into_owned(),
-        _ => String::new(),
-    }
 }
 
 /// Creates a payment: offline → 201 `succeeded`; online → 202 `pending`, queued for the
@@ -102,16 +93,7 @@ async fn create<Q: SendMessage, S: SealCards>(
     super::body::require_json(request.headers())?;
     let now = endpoint.payments.clock.now();
     let parsed = CreatePayment::parse(request.body(), now)?;
-    let key = match request.headers().get(IDEMPOTENCY_KEY) {
-        None => None,
-        Some(raw) => Some(
-            raw.to_str()
-                .map_err(|_| "must be printable ASCII")
-                .and_then(IdempotencyKey::parse)
-                .map_err(|e| ApiError::invalid(IDEMPOTENCY_KEY, e))?,
-        ),
-    };
-    let Some(key) = key else {
+    let Some(key) = key_of(request)? else {
         let outcome = endpoint
             .payments
             .create(merchant, parsed, PaymentId::new())
@@ -124,74 +106,22 @@ async fn create<Q: SendMessage, S: SealCards>(
         .card_number()
         .map(|number| number.fingerprint(&endpoint.payments.fingerprint_key));
     let digest = RequestDigest::of_payment(&body, fingerprint.as_deref(), &endpoint.digest_key);
-    let id = match endpoint
-        .idempotency
-        .begin(merchant, &key, &digest, now)
-        .await?
-    {
-        Begin::Run(id) => id,
-        Begin::Replay(stored) => return Ok(replay(stored)),
-        Begin::InFlight => {
-            return Err(ApiError::Conflict(
-                "A request with this Idempotency-Key is still being processed; retry shortly.",
-            ));
-        }
-        Begin::Mismatch => {
-            return Err(ApiError::invalid(
-                IDEMPOTENCY_KEY,
-                "was already used with a different request body",
-            ));
-        }
+    let once = Once {
+        records: &endpoint.idempotency,
+        scope: Scope::Payment,
+        merchant,
+        key: &key,
+        digest: &digest,
+        now,
     };
-    let response = match endpoint.payments.create(merchant, parsed, id).await {
-        Ok(outcome) => outcome_response(&outcome),
-        Err(ApiError::Internal(cause)) => {
-            // Our fault: forget the key so that the client's retry runs again.
-            if let Err(err) = endpoint.idempotency.release(merchant, &key).await {
-                tracing::error!(error = %err, "could not release an idempotency key");
-            }
-            return Err(ApiError::Internal(cause));
-        }
-        Err(err) => err.into_response(),
-    };
-    let stored = StoredResponse {
-        status: response.status().as_u16(),
-        body: body_text(&response),
-    };
-    if let Err(err) = endpoint.idempotency.complete(merchant, &key, &stored).await {
-        // The payment exists; the key stays locked until it expires, then a retry takes it
-        // over and gets the same payment back.
-        tracing::error!(error = %err, "could not store an idempotent response");
-    }
-    Ok(response)
-}
-
-fn replay(stored: StoredResponse) -> Response<Body> {
-    let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
-    let content_type = if status.is_success() {
-        "application/json"
-    } else {
-        "application/problem+json"
-    };
-    // A replayed creation points at its payment as the first answer did.
-    let location = status
-        .is_success()
-        .then(|| serde_json::from_str::<serde_json::Value>(&stored.body).ok())
-        .flatten()
-        .and_then(|body| body["id"].as_str().map(|id| format!("/payments/{id}")))
-        .and_then(|path| HeaderValue::from_str(&path).ok());
-    let mut response = Response::new(Body::Text(stored.body));
-    *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    if let Some(location) = location {
-        response.headers_mut().insert(header::LOCATION, location);
-    }
-    response
-        .headers_mut()
-        .insert("Idempotent-Replayed", HeaderValue::from_static("true"));
-    response
+    once.run(|reserved| async move {
+        let outcome = endpoint
+            .payments
+            .create(merchant, parsed, reserved.payment_id())
+            .await?;
+        Ok(outcome_response(&outcome))
+    })
+    .await
 }
 
 fn path_id(request: &Request) -> Result<PaymentId, ApiError> {

@@ -1,14 +1,18 @@
 //! POST /payments/{id}/refunds and GET /payments/{id}/refunds.
 
 use super::cursor::{self, CursorKey};
+use super::idempotent::{Once, key_of};
 use super::params::{Params, integer};
 use super::problem::{ApiError, FieldError, Problem, json_response};
 use super::transactions::FailureView;
 use crate::auth::{Identity, Role};
 use crate::domain::PaymentId;
+use crate::payments::DynamoIdempotency;
+use crate::payments::idempotency::{RequestDigest, Scope};
 use crate::queue::SendDelayed;
 use crate::refunds::service::visible;
-use crate::refunds::{CreateRefund, DynamoRefunds, Refund, RefundStatus, Refunds};
+use crate::refunds::service::{Created, NewRefund};
+use crate::refunds::{CreateRefund, DynamoRefunds, Refund, RefundId, RefundStatus, Refunds};
 use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
@@ -80,7 +84,10 @@ fn path_id(request: &Request) -> Result<PaymentId, ApiError> {
     path = "/payments/{id}/refunds",
     tag = "refunds",
     security(("bearer" = [])),
-    params(("id" = String, Path, format = "uuid", description = "The payment's id")),
+    params(
+        ("id" = String, Path, format = "uuid", description = "The payment's id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: 1 to 255 printable ASCII characters, kept 24 h. The same key with the same body replays the first answer (header `Idempotent-Replayed: true`), with another body 422, while the first runs 409."),
+    ),
     request_body(content = Option<crate::refunds::request::RefundBody>, description = "May be empty: a full refund"),
     responses(
         (status = 201, description = "Refunded (`succeeded`), or refused by the gateway (`failed`)", body = RefundView),
@@ -89,43 +96,83 @@ fn path_id(request: &Request) -> Result<PaymentId, ApiError> {
         (status = 401, description = "No valid bearer token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not a merchant", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such payment of yours", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The payment is not completed, nothing is left to refund, or the amount exceeds what is left", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields, each named", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The payment is not completed, nothing is left to refund, or the amount exceeds what is left; or a request with this Idempotency-Key is still running", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields, each named; or an Idempotency-Key used with another body", body = Problem, content_type = "application/problem+json"),
         (status = 500, description = "Internal error", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "A service payrail depends on (DynamoDB, SQS) is unavailable; retry after Retry-After seconds, with the same Idempotency-Key where there is one", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u32, description = "Seconds to wait before retrying"))),
     )
 )]
 pub async fn create_refund<Q: SendDelayed>(
-    refunds: &Refunds<Q>,
+    endpoint: &RefundEndpoint<Q>,
     request: Request,
 ) -> Response<Body> {
-    let result = async {
-        let caller = Identity::from_request(&request)?;
-        if caller.role != Role::Merchant {
+    match create(endpoint, &request).await {
+        Ok(response) => response,
+        Err(err) => err.into_response(),
+    }
+}
+
+/// What POST /payments/{id}/refunds needs.
+pub struct RefundEndpoint<Q> {
+    pub refunds: Refunds<Q>,
+    pub idempotency: DynamoIdempotency,
+}
+
+async fn create<Q: SendDelayed>(
+    endpoint: &RefundEndpoint<Q>,
+    request: &Request,
+) -> Result<Response<Body>, ApiError> {
+    let caller = Identity::from_request(request)?;
+    let merchant = match (caller.role, caller.merchant.as_deref()) {
+        (Role::Merchant, Some(merchant)) => merchant,
+        _ => {
             return Err(ApiError::Forbidden(
                 "Only the merchant who took a payment can refund it; admins read.",
             ));
         }
-        let id = path_id(&request)?;
-        let parsed = CreateRefund::parse(request.body())?;
-        Ok(refunds.create(&caller, id, parsed).await?)
     };
-    match result.await {
-        Ok(created) => {
-            let status = if created.accepted {
-                StatusCode::ACCEPTED
-            } else {
-                StatusCode::CREATED
-            };
-            let location = format!("/payments/{}/refunds", created.refund.payment_id);
-            let mut response = json_response(status, &RefundView::from(created.refund));
-            if let Ok(location) = HeaderValue::from_str(&location) {
-                response.headers_mut().insert(header::LOCATION, location);
-            }
-            response
-        }
-        Err(err) => err.into_response(),
+    let id = path_id(request)?;
+    let parsed = CreateRefund::parse(request.body())?;
+    let now = endpoint.refunds.clock.now();
+    let Some(key) = key_of(request)? else {
+        let created = endpoint.refunds.create(&caller, id, parsed).await?;
+        return Ok(created_response(created));
+    };
+    let body: serde_json::Value = serde_json::from_slice(request.body()).unwrap_or_default();
+    let digest = RequestDigest::of_refund(&id, &body);
+    let once = Once {
+        records: &endpoint.idempotency,
+        scope: Scope::Refund,
+        merchant,
+        key: &key,
+        digest: &digest,
+        now,
+    };
+    let caller = &caller;
+    once.run(|reserved| async move {
+        let new = NewRefund {
+            id: RefundId::from_uuid(reserved.id),
+            created_at: reserved.created_at,
+            resumed: reserved.resumed,
+        };
+        let created = endpoint.refunds.create_as(caller, id, parsed, new).await?;
+        Ok(created_response(created))
+    })
+    .await
+}
+
+fn created_response(created: Created) -> Response<Body> {
+    let status = if created.accepted {
+        StatusCode::ACCEPTED
+    } else {
+        StatusCode::CREATED
+    };
+    let location = format!("/payments/{}/refunds", created.refund.payment_id);
+    let mut response = json_response(status, &RefundView::from(created.refund));
+    if let Ok(location) = HeaderValue::from_str(&location) {
+        response.headers_mut().insert(header::LOCATION, location);
     }
+    response
 }
 
 /// Query of GET /payments/{id}/refunds.

@@ -1,12 +1,14 @@
-//! Idempotency-Key on POST /payments: the first request with a key runs, later ones with the same
-//! key and body get its response replayed, with another body a 422, while it runs a 409. Kept
-//! 24 h (DynamoDB TTL on `expires_at`). Safe under concurrent duplicates because the first step
-//! is a conditional put, never a read-then-write.
+//! Idempotency-Key on POST /payments and POST /payments/{id}/refunds: the first request with a
+//! key runs, later ones with the same key and body get its response replayed, with another body
+//! a 422, while it runs a 409. Kept 24 h (DynamoDB TTL on `expires_at`). Safe under concurrent
+//! duplicates because the first step is a conditional put, never a read-then-write. A merchant's
+//! keys are scoped per operation ([`Scope`]): a payment's key and a refund's never meet.
 //!
-//! The record also fixes the payment id before anything is written: a request whose Lambda died
-//! mid-way leaves an expired lock, and the retry that takes it over creates the payment under the
-//! same id, which the conditional create turns into "already there" instead of a second payment.
-//! A request that failed on our side (5xx) unlocks its key the same way, keeping the id.
+//! The record also fixes the new resource's id (and time) before anything is written: a request
+//! whose Lambda died mid-way leaves an expired lock, and the retry that takes it over
+//! ([`Reserved::resumed`]) continues under the same id, which the conditional create turns into
+//! "already there" instead of a second payment or refund. A request that failed on our side
+//! (5xx) unlocks its key the same way, keeping the id.
 
 use crate::domain::{PaymentId, RequestDigestKey, Timestamp};
 use crate::store::StoreError;
@@ -15,6 +17,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use uuid::Uuid;
 
 /// How long a key is remembered.
 pub const RETENTION_MS: i64 = 24 * 60 * 60 * 1000;
@@ -51,11 +54,20 @@ pub struct RequestDigest {
     /// The digest records written before keyed digests had (plain SHA-256 of the body), only
     /// compared in memory, never stored: so that a retry of a request begun before the change
     /// still matches its record. Such records are gone 24 h after the change (their TTL).
-    legacy: String,
+    legacy: Option<String>,
 }
 
 /// Marks a keyed digest, and tells it from a legacy (unkeyed) one.
 const KEYED_PREFIX: &str = "hmac1:";
+/// Marks the digest of a body that holds no card data (a refund's).
+const PLAIN_PREFIX: &str = "sha256:";
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
 
 impl RequestDigest {
     /// The digest of a POST /payments body whose card (if any) has `card_fingerprint`.
@@ -79,9 +91,20 @@ impl RequestDigest {
         Self::keyed(&canonical, body, key)
     }
 
-    /// The digest of a body without card data (a refund).
+    /// The digest of a body without card data, keyed all the same.
     pub fn of(body: &serde_json::Value, key: &RequestDigestKey) -> Self {
         Self::keyed(body, body, key)
+    }
+
+    /// The digest of a refund request: the payment it refunds and its body. A refund holds no
+    /// card data, so its digest needs no key, and refunds-create no access to the card key.
+    pub fn of_refund(payment_id: &PaymentId, body: &serde_json::Value) -> Self {
+        let canonical = serde_json::json!({"payment_id": payment_id.to_string(), "body": body});
+        let bytes = serde_json::to_vec(&canonical).unwrap_or_default();
+        RequestDigest {
+            keyed: format!("{PLAIN_PREFIX}{}", sha256_hex(&bytes)),
+            legacy: None,
+        }
     }
 
     fn keyed(
@@ -93,10 +116,7 @@ impl RequestDigest {
         let original = serde_json::to_vec(original).unwrap_or_default();
         RequestDigest {
             keyed: format!("{KEYED_PREFIX}{}", key.digest(&canonical)),
-            legacy: Sha256::digest(&original)
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect(),
+            legacy: Some(sha256_hex(&original)),
         }
     }
 
@@ -107,10 +127,10 @@ impl RequestDigest {
 
     /// Whether a record's digest is this request's.
     fn matches(&self, stored: &str) -> bool {
-        if stored.starts_with(KEYED_PREFIX) {
+        if stored.starts_with(KEYED_PREFIX) || stored.starts_with(PLAIN_PREFIX) {
             stored == self.keyed
         } else {
-            stored == self.legacy
+            self.legacy.as_deref() == Some(stored)
         }
     }
 }
@@ -135,12 +155,48 @@ impl std::fmt::Debug for RequestDigest {
 pub struct StoredResponse {
     pub status: u16,
     pub body: String,
+    /// Its Location header (records from before it was kept have none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+}
+
+/// Which operation a key belongs to: each has its own records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    Payment,
+    Refund,
+}
+
+impl Scope {
+    fn sort_key(self) -> &'static str {
+        match self {
+            // The payments' records predate scopes: their sort key stays as it was.
+            Scope::Payment => "IDEM",
+            Scope::Refund => "IDEM#refund",
+        }
+    }
+}
+
+/// What the request holding a key creates: under this id, at this time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reserved {
+    pub id: Uuid,
+    pub created_at: Timestamp,
+    /// A retry taking over from an attempt that died or failed on our side: what it was
+    /// creating may exist already.
+    pub resumed: bool,
+}
+
+impl Reserved {
+    pub fn payment_id(&self) -> PaymentId {
+        PaymentId::from_uuid(self.id)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Begin {
-    /// This request runs, creating its payment under this id.
-    Run(PaymentId),
+    /// This request runs, creating what it creates as reserved.
+    Run(Reserved),
     Replay(StoredResponse),
     InFlight,
     Mismatch,
@@ -151,7 +207,12 @@ struct Record {
     pk: String,
     sk: String,
     digest: String,
-    payment_id: PaymentId,
+    /// The id of what the request creates (a payment's or a refund's).
+    #[serde(alias = "payment_id")]
+    resource_id: Uuid,
+    /// Unix ms: when the first attempt began (what it creates carries this time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    created_at: Option<i64>,
     /// Unix ms until which the running request holds the key; absent once done.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     locked_until: Option<i64>,
@@ -181,27 +242,36 @@ impl DynamoIdempotency {
         format!("IDEM#{}:{merchant}#{}", merchant.len(), key.0)
     }
 
-    fn key(pk: &str) -> [(String, AttributeValue); 2] {
-        [
+    fn key(scope: Scope, pk: &str) -> std::collections::HashMap<String, AttributeValue> {
+        std::collections::HashMap::from([
             (attr::PK.to_owned(), AttributeValue::S(pk.to_owned())),
-            (attr::SK.to_owned(), AttributeValue::S("IDEM".to_owned())),
-        ]
+            (
+                attr::SK.to_owned(),
+                AttributeValue::S(scope.sort_key().to_owned()),
+            ),
+        ])
     }
 
     pub async fn begin(
         &self,
+        scope: Scope,
         merchant: &str,
         key: &IdempotencyKey,
         digest: &RequestDigest,
         now: Timestamp,
     ) -> Result<Begin, StoreError> {
         let pk = Self::pk(merchant, key);
-        let payment_id = PaymentId::new();
+        let reserved = Reserved {
+            id: Uuid::new_v4(),
+            created_at: now,
+            resumed: false,
+        };
         let record = Record {
             pk: pk.clone(),
-            sk: "IDEM".to_owned(),
+            sk: scope.sort_key().to_owned(),
             digest: digest.stored().to_owned(),
-            payment_id,
+            resource_id: reserved.id,
+            created_at: Some(now.millis()),
             locked_until: Some(now.millis() + LOCK_MS),
             response: None,
             expires_at: (now.millis() + RETENTION_MS) / 1000,
@@ -220,7 +290,7 @@ impl DynamoIdempotency {
             .send()
             .await;
         match result {
-            Ok(_) => return Ok(Begin::Run(payment_id)),
+            Ok(_) => return Ok(Begin::Run(reserved)),
             Err(err) if StoreError::is_conditional_check_failed(&err) => {}
             Err(err) => return Err(err.into()),
         }
@@ -228,7 +298,7 @@ impl DynamoIdempotency {
             .client
             .get_item()
             .table_name(&self.table)
-            .set_key(Some(Self::key(&pk).into_iter().collect()))
+            .set_key(Some(Self::key(scope, &pk)))
             .consistent_read(true)
             .send()
             .await?;
@@ -245,25 +315,31 @@ impl DynamoIdempotency {
         }
         match existing.locked_until {
             Some(until) if until < now.millis() => {
-                self.take_over(&pk, until, now, existing.payment_id).await
+                let reserved = Reserved {
+                    id: existing.resource_id,
+                    created_at: existing.created_at.map_or(now, Timestamp::from_millis),
+                    resumed: true,
+                };
+                self.take_over(scope, &pk, until, now, reserved).await
             }
             _ => Ok(Begin::InFlight),
         }
     }
 
-    /// The request holding the key died: this one continues it, with the same payment id.
+    /// The request holding the key died: this one continues it, with the same id and time.
     async fn take_over(
         &self,
+        scope: Scope,
         pk: &str,
         until: i64,
         now: Timestamp,
-        payment_id: PaymentId,
+        reserved: Reserved,
     ) -> Result<Begin, StoreError> {
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(Self::key(pk).into_iter().collect()))
+            .set_key(Some(Self::key(scope, pk)))
             .update_expression("SET locked_until = :new")
             .condition_expression("locked_until = :old")
             .expression_attribute_values(":old", AttributeValue::N(until.to_string()))
@@ -274,7 +350,7 @@ impl DynamoIdempotency {
             .send()
             .await;
         match result {
-            Ok(_) => Ok(Begin::Run(payment_id)),
+            Ok(_) => Ok(Begin::Run(reserved)),
             Err(err) if StoreError::is_conditional_check_failed(&err) => Ok(Begin::InFlight),
             Err(err) => Err(err.into()),
         }
@@ -285,19 +361,18 @@ impl DynamoIdempotency {
     /// [`Self::release`].
     pub async fn complete(
         &self,
+        scope: Scope,
         merchant: &str,
         key: &IdempotencyKey,
         response: &StoredResponse,
     ) -> Result<(), StoreError> {
         if response.status >= 500 {
-            return self.release(merchant, key).await;
+            return self.release(scope, merchant, key).await;
         }
         self.client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(
-                Self::key(&Self::pk(merchant, key)).into_iter().collect(),
-            ))
+            .set_key(Some(Self::key(scope, &Self::pk(merchant, key))))
             .update_expression("SET #r = :r REMOVE locked_until")
             .expression_attribute_names("#r", "response")
             .expression_attribute_values(":r", serde_dynamo::to_attribute_value(response)?)
@@ -307,15 +382,18 @@ impl DynamoIdempotency {
     }
 
     /// Unlocks a key whose request failed on our side, so that the client's retry runs again at
-    /// once, under the same payment id: the failed attempt may have sent its message already
-    /// (the validator then stores the payment from it), and a new id would make a second one.
-    pub async fn release(&self, merchant: &str, key: &IdempotencyKey) -> Result<(), StoreError> {
+    /// once, under the same id: the failed attempt may have sent its message already (the
+    /// validator then stores the payment from it), and a new id would make a second one.
+    pub async fn release(
+        &self,
+        scope: Scope,
+        merchant: &str,
+        key: &IdempotencyKey,
+    ) -> Result<(), StoreError> {
         self.client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(
-                Self::key(&Self::pk(merchant, key)).into_iter().collect(),
-            ))
+            .set_key(Some(Self::key(scope, &Self::pk(merchant, key))))
             .update_expression("SET locked_until = :unlocked")
             .condition_expression("attribute_exists(#pk) AND attribute_not_exists(#r)")
             .expression_attribute_names("#pk", attr::PK)

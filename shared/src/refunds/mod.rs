@@ -33,6 +33,10 @@ impl RefundId {
     pub fn uuid(&self) -> Uuid {
         self.0
     }
+
+    pub fn from_uuid(uuid: Uuid) -> Self {
+        RefundId(uuid)
+    }
 }
 
 impl Default for RefundId {

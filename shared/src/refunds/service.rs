@@ -22,7 +22,7 @@ use super::{
     Refused, refundable,
 };
 use crate::auth::Identity;
-use crate::domain::{Clock, Failure, FailureKind, MinorUnits, PaymentId, PaymentType};
+use crate::domain::{Clock, Failure, FailureKind, MinorUnits, PaymentId, PaymentType, Timestamp};
 use crate::gateway::{GatewayClient, RefundOutcome, RefundRequest, TransientFailure};
 use crate::http::ApiError;
 use crate::logservice::{ErrorReporter, ErrorType, LogEntry};
@@ -43,6 +43,26 @@ pub struct Refunds<Q> {
     pub clock: Arc<dyn Clock>,
     /// How long the refund message stays invisible: more than a request can last.
     pub completion_delay: Duration,
+}
+
+/// The id and time a new refund takes, fixed before anything is written: fresh, or reserved by
+/// an Idempotency-Key's record (the same for every retry of the request).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NewRefund {
+    pub id: RefundId,
+    pub created_at: Timestamp,
+    /// A retry taking over an attempt that died or failed on our side: the refund may exist.
+    pub resumed: bool,
+}
+
+impl NewRefund {
+    pub fn fresh(now: Timestamp) -> Self {
+        NewRefund {
+            id: RefundId::new(),
+            created_at: now,
+            resumed: false,
+        }
+    }
 }
 
 /// A new refund, and whether the answer is "accepted, in progress" (202, still `pending`).
@@ -115,14 +135,27 @@ async fn backoff(attempt: u32) {
 impl<Q: SendDelayed> Refunds<Q> {
     /// Refunds (part of) the caller's payment `payment_id`. Store and queue failures are
     /// reported to the log service here.
-    #[tracing::instrument(skip_all, fields(payment_id = %payment_id))]
     pub async fn create(
         &self,
         caller: &Identity,
         payment_id: PaymentId,
         request: CreateRefund,
     ) -> Result<Created, RefundError> {
-        let result = self.run(caller, payment_id, request).await;
+        let new = NewRefund::fresh(self.clock.now());
+        self.create_as(caller, payment_id, request, new).await
+    }
+
+    /// As [`Self::create`], the refund taking `new`'s id and time. When `new` resumes an
+    /// earlier attempt that stored the refund, that refund is the answer.
+    #[tracing::instrument(skip_all, fields(payment_id = %payment_id, refund_id = %new.id))]
+    pub async fn create_as(
+        &self,
+        caller: &Identity,
+        payment_id: PaymentId,
+        request: CreateRefund,
+        new: NewRefund,
+    ) -> Result<Created, RefundError> {
+        let result = self.run(caller, payment_id, request, new).await;
         let error_type = match &result {
             Err(RefundError::Store(_)) => Some(ErrorType::Database),
             Err(RefundError::Queue(_)) => Some(ErrorType::Other),
@@ -140,13 +173,26 @@ impl<Q: SendDelayed> Refunds<Q> {
         caller: &Identity,
         payment_id: PaymentId,
         request: CreateRefund,
+        new: NewRefund,
     ) -> Result<Created, RefundError> {
+        if new.resumed {
+            visible(&self.store, caller, &payment_id).await?;
+            if let Some(refund) = self
+                .store
+                .refund(&payment_id, new.created_at, &new.id)
+                .await?
+            {
+                // Its pending message (sent before it was written) settles it, if pending.
+                let accepted = refund.status == RefundStatus::Pending;
+                return Ok(Created { refund, accepted });
+            }
+        }
         let payment = self.refundable(caller, &payment_id).await?;
         let amount = payment.ledger().resolve(request.amount)?;
-        let now = self.clock.now();
+        let now = new.created_at;
         let online = payment.payment.payment_type == PaymentType::Online;
         let mut refund = Refund {
-            id: RefundId::new(),
+            id: new.id,
             payment_id,
             amount,
             currency: payment.payment.currency,

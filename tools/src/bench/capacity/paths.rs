@@ -14,7 +14,7 @@ use payrail_shared::http::cursor::CursorKey;
 use payrail_shared::http::payments::{
     CreateEndpoint, IDEMPOTENCY_KEY, create_payment as create, get_payment,
 };
-use payrail_shared::http::refunds::create_refund;
+use payrail_shared::http::refunds::{RefundEndpoint, create_refund};
 use payrail_shared::http::transactions::{Reports, count_transactions, list_transactions};
 use payrail_shared::logservice::SqsErrorReporter;
 use payrail_shared::payments::{DynamoIdempotency, Payments};
@@ -52,7 +52,7 @@ pub struct Api {
     /// payments-get.
     pub payments: DynamoPayments,
     /// refunds-create (the refund message is not delayed: the bench reads it at once).
-    pub refunds: Refunds<SqsQueue>,
+    pub refunds: RefundEndpoint<SqsQueue>,
     /// transactions-list and transactions-count.
     pub reports: Reports<DynamoReports>,
 }
@@ -92,13 +92,16 @@ impl Wiring {
                 digest_key,
             },
             payments: self.payments_store(),
-            refunds: Refunds {
-                store: DynamoRefunds::new(self.client.clone(), &self.transactions_table),
-                gateway: self.gateway()?,
-                online: self.online_queue(),
-                reporter: Arc::new(reporter),
-                clock: Arc::new(SystemClock),
-                completion_delay: Duration::ZERO,
+            refunds: RefundEndpoint {
+                refunds: Refunds {
+                    store: DynamoRefunds::new(self.client.clone(), &self.transactions_table),
+                    gateway: self.gateway()?,
+                    online: self.online_queue(),
+                    reporter: Arc::new(reporter),
+                    clock: Arc::new(SystemClock),
+                    completion_delay: Duration::ZERO,
+                },
+                idempotency: DynamoIdempotency::new(self.client.clone(), &self.transactions_table),
             },
             reports: Reports {
                 store: DynamoReports::new(self.client.clone(), &self.transactions_table),
