@@ -238,6 +238,22 @@ async fn forged_altered_and_malformed_credentials_are_each_a_401_problem() -> Te
     )
     .issue("admin", Role::Admin, None, SystemClock.now())?
     .access_token;
+    // The stack's key, but no `iss` or `aud` at all (tokens as they were before the claims),
+    // signed by hand: the issuer always writes both.
+    let unscoped = {
+        use hmac::Mac as _;
+        let now = SystemClock.now().millis() / 1000;
+        let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
+        let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&json!({
+            "sub": "admin", "role": "admin", "iat": now, "exp": now + 30, "jti": "unscoped"
+        }))?);
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(
+            std::env::var("TOKEN_SIGNING_KEY")?.as_bytes(),
+        )?;
+        mac.update(format!("{header}.{payload}").as_bytes());
+        let signature = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
+        format!("{header}.{payload}.{signature}")
+    };
     // The stack's key, but another stage's issuer or another audience.
     let scope = support::stack_token_scope()?;
     let other_issuer = scoped_token(
@@ -262,6 +278,7 @@ async fn forged_altered_and_malformed_credentials_are_each_a_401_problem() -> Te
         ("tampered payload", tampered_payload),
         ("alg none", alg_none),
         ("another key", other_key),
+        ("no issuer or audience", unscoped),
         ("another issuer", other_issuer),
         ("another audience", other_audience),
         ("not a JWT", "abc.def.ghi".to_owned()),
