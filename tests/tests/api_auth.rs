@@ -1,11 +1,12 @@
-//! Authentication and authorization through the local stack: POST /auth/token, the Lambda
-//! authorizer run by the API Gateway emulation, and the handlers' role checks.
+//! Authentication and authorization through the local stack: POST /auth/token and its
+//! failed-login limits, the Lambda authorizer run by the API Gateway emulation, and the
+//! handlers' role checks.
 
 mod support;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use payrail_shared::auth::{Role, SigningKey, TokenIssuer};
+use payrail_shared::auth::{Role, SigningKey, TokenIssuer, TokenScope};
 use payrail_shared::domain::{Clock, SystemClock};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
@@ -97,10 +98,19 @@ fn stack_token(
     ttl_seconds: u64,
     role: Role,
 ) -> Result<String, Box<dyn std::error::Error + Send + Sync>> {
+    scoped_token(ttl_seconds, role, support::stack_token_scope()?)
+}
+
+/// A token signed with the stack's own key, in the scope given.
+fn scoped_token(
+    ttl_seconds: u64,
+    role: Role,
+    scope: TokenScope,
+) -> Result<String, Box<dyn std::error::Error + Send + Sync>> {
     let key = std::env::var("TOKEN_SIGNING_KEY")?;
     let merchant = (role == Role::Merchant).then_some("Alice's Shop");
     Ok(
-        TokenIssuer::new(&SigningKey::new(key.into_bytes())?, ttl_seconds)
+        TokenIssuer::new(&SigningKey::new(key.into_bytes())?, ttl_seconds, scope)
             .issue("admin", role, merchant, SystemClock.now())?
             .access_token,
     )
@@ -159,6 +169,9 @@ async fn tokens_from_the_endpoint_carry_the_configured_lifetime() -> TestResult 
         ttl as i64
     );
     assert!(claims["jti"].as_str().is_some_and(|j| !j.is_empty()));
+    let scope = support::stack_token_scope()?;
+    assert_eq!(claims["iss"], scope.issuer.as_str());
+    assert_eq!(claims["aud"], scope.audience.as_str());
     Ok(())
 }
 
@@ -218,15 +231,56 @@ async fn forged_altered_and_malformed_credentials_are_each_a_401_problem() -> Te
     let none_header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
     let alg_none = format!("{none_header}.{}.", parts[1]);
     // A well-formed token signed with a key that is not the stack's.
-    let other_key = TokenIssuer::new(&SigningKey::new(vec![9u8; 48])?, 30)
-        .issue("admin", Role::Admin, None, SystemClock.now())?
-        .access_token;
+    let other_key = TokenIssuer::new(
+        &SigningKey::new(vec![9u8; 48])?,
+        30,
+        support::stack_token_scope()?,
+    )
+    .issue("admin", Role::Admin, None, SystemClock.now())?
+    .access_token;
+    // The stack's key, but no `iss` or `aud` at all (tokens as they were before the claims),
+    // signed by hand: the issuer always writes both.
+    let unscoped = {
+        use hmac::Mac as _;
+        let now = SystemClock.now().millis() / 1000;
+        let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
+        let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&json!({
+            "sub": "admin", "role": "admin", "iat": now, "exp": now + 30, "jti": "unscoped"
+        }))?);
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(
+            std::env::var("TOKEN_SIGNING_KEY")?.as_bytes(),
+        )?;
+        mac.update(format!("{header}.{payload}").as_bytes());
+        let signature = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
+        format!("{header}.{payload}.{signature}")
+    };
+    // The stack's key, but another stage's issuer or another audience.
+    let scope = support::stack_token_scope()?;
+    let other_issuer = scoped_token(
+        30,
+        Role::Admin,
+        TokenScope {
+            issuer: "urn:payrail:another-stage".to_owned(),
+            ..scope.clone()
+        },
+    )?;
+    let other_audience = scoped_token(
+        30,
+        Role::Admin,
+        TokenScope {
+            audience: "urn:payrail:another-service".to_owned(),
+            ..scope
+        },
+    )?;
 
     for (what, token) in [
         ("tampered signature", tampered_signature),
         ("tampered payload", tampered_payload),
         ("alg none", alg_none),
         ("another key", other_key),
+        ("no issuer or audience", unscoped),
+        ("another issuer", other_issuer),
+        ("another audience", other_audience),
         ("not a JWT", "abc.def.ghi".to_owned()),
     ] {
         let reply = api.get_with(path, Some(&format!("Bearer {token}"))).await?;
@@ -306,5 +360,222 @@ async fn the_token_endpoint_tells_nothing_about_which_users_exist() -> TestResul
         )
         .await?;
     assert_eq!(malformed.status, 400);
+    Ok(())
+}
+
+// Failed-login limits. Each test makes its own users and takes its own client addresses
+// (random 127.x.y.z), so that its counters are nobody else's: the demo users and 127.0.0.1,
+// which every other suite logs in from, are never touched.
+
+/// A template parameter's default: the limits the local stack runs with.
+fn limit(parameter: &str) -> Result<u32, Box<dyn std::error::Error + Send + Sync>> {
+    let template =
+        payrail_tools::local::template::Template::load(support::repo_root().join("template.yaml"))?;
+    template
+        .parameter(parameter)
+        .and_then(|p| p.get("Default"))
+        .and_then(|d| d.as_u64())
+        .and_then(|n| u32::try_from(n).ok())
+        .ok_or_else(|| format!("template.yaml has no numeric default for {parameter}").into())
+}
+
+/// A loopback address no other test uses (127.0.0.1 is everyone's).
+fn fresh_address() -> std::net::IpAddr {
+    let [a, b, c] = rand::random::<[u8; 3]>();
+    std::net::IpAddr::from([127, a, b, c.max(2)])
+}
+
+/// A fresh merchant user with the given password; returns its name.
+async fn fresh_user(password: &str) -> Result<String, Box<dyn std::error::Error + Send + Sync>> {
+    use payrail_shared::domain::Timestamp;
+    use payrail_shared::users::{DynamoUsers, User, Username};
+    let client = support::dynamodb().await.ok_or("no DynamoDB")?;
+    let name = format!("probe-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+    let user = User {
+        username: Username::parse(&name)?,
+        password_hash: payrail_shared::auth::hash_password(password)?,
+        role: Role::Merchant,
+        merchant: Some("Probe Shop".to_owned()),
+        enabled: true,
+        created_at: Timestamp::from_millis(SystemClock.now().millis()),
+    };
+    DynamoUsers::new(client, std::env::var("USERS_TABLE")?)
+        .add(&user)
+        .await?;
+    Ok(name)
+}
+
+async fn try_login(
+    api: &Api,
+    username: &str,
+    password: &str,
+) -> Result<Reply, support::api::Error> {
+    api.token_request(&json!({"username": username, "password": password}))
+        .await
+}
+
+/// The 15-minute window the strict counters count in, as auth-token computes it.
+fn window_now() -> i64 {
+    SystemClock.now().millis() / (15 * 60 * 1000)
+}
+
+fn retry_after(reply: &Reply) -> u64 {
+    reply
+        .retry_after
+        .as_deref()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+fn assert_too_many(reply: &Reply, what: &str, at_most_seconds: u64) {
+    assert_eq!(reply.status, 429, "{what}: {:?}", reply.body);
+    assert_eq!(reply.content_type, "application/problem+json", "{what}");
+    assert_eq!(reply.body["code"], "too_many_attempts", "{what}");
+    let wait = retry_after(reply);
+    assert!(
+        (1..=at_most_seconds).contains(&wait),
+        "{what}: Retry-After {:?}",
+        reply.retry_after
+    );
+}
+
+/// `failures` wrong passwords for `username` from `api`, each a 401; then the next attempt,
+/// with `then_password`. None when the strict window turned over meanwhile (the counts began
+/// again): the caller tries once more.
+async fn fail_then(
+    api: &Api,
+    username: &str,
+    failures: u32,
+    then_password: &str,
+) -> Result<Option<Reply>, support::api::Error> {
+    let window = window_now();
+    for n in 0..failures {
+        let reply = try_login(api, username, "not the password").await?;
+        assert_eq!(
+            reply.status, 401,
+            "failure {n} for {username}: {:?}",
+            reply.body
+        );
+    }
+    let next = try_login(api, username, then_password).await?;
+    Ok((window_now() == window).then_some(next))
+}
+
+#[tokio::test]
+async fn wrong_passwords_from_one_address_end_in_the_same_429_for_real_and_unknown_users()
+-> TestResult {
+    let Some(api) = Api::new() else { return Ok(()) };
+    let per_pair = limit("LoginFailuresPerUserAndSource")?;
+    let real = fresh_user("right horse battery").await?;
+    let unknown = format!(
+        "nobody-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    );
+    let mut refusals = Vec::new();
+    for (username, password) in [(&real, "right horse battery"), (&unknown, "anything")] {
+        let refused = loop {
+            let from = api.seen_from(fresh_address())?;
+            if let Some(reply) = fail_then(&from, username, per_pair, password).await? {
+                break reply;
+            }
+        };
+        // Even the right password: the address has used up its guesses for this name.
+        assert_too_many(&refused, username, 15 * 60);
+        refusals.push(refused);
+    }
+    assert_eq!(
+        refusals[0].body, refusals[1].body,
+        "a real and an unknown user get the same answer"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_user_under_attack_still_logs_in_from_known_addresses_at_once_and_new_ones_after_a_wait()
+-> TestResult {
+    let Some(api) = Api::new() else { return Ok(()) };
+    let per_pair = limit("LoginFailuresPerUserAndSource")?;
+    let max_delay = u64::from(limit("LoginMaxDelaySeconds")?);
+    let password = "correct staple";
+    let victim = fresh_user(password).await?;
+    let home = api.seen_from(fresh_address())?;
+    assert_eq!(try_login(&home, &victim, password).await?.status, 200);
+
+    // An attacker elsewhere uses up its address's guesses for the victim.
+    let attacker = loop {
+        let attacker = api.seen_from(fresh_address())?;
+        if let Some(reply) = fail_then(&attacker, &victim, per_pair, password).await? {
+            assert_too_many(&reply, "the attacker's address", 15 * 60);
+            break attacker;
+        }
+    };
+
+    // Where the victim logged in before, the attacker's failures do not count.
+    let at_home = try_login(&home, &victim, password).await?;
+    assert_eq!(at_home.status, 200, "known address: {:?}", at_home.body);
+
+    // From an address the victim never used, at most a wait, never a lockout: the answer
+    // says how long, and after that the right password works.
+    let travelling = api.seen_from(fresh_address())?;
+    let mut waited = 0;
+    let reply = loop {
+        let reply = try_login(&travelling, &victim, password).await?;
+        if reply.status != 429 || waited > 3 * max_delay {
+            break reply;
+        }
+        assert_too_many(&reply, "a new address", max_delay);
+        waited += retry_after(&reply);
+        // Retry-After is the protocol here: the server said when to come back.
+        tokio::time::sleep(Duration::from_secs(retry_after(&reply))).await;
+    };
+    assert_eq!(
+        reply.status, 200,
+        "new address after {waited} s: {:?}",
+        reply.body
+    );
+
+    // The attacker's address stays refused for the victim, right password or not.
+    let again = try_login(&attacker, &victim, password).await?;
+    assert_too_many(&again, "the attacker's address again", 15 * 60);
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_address_guessing_many_names_is_refused_except_for_users_it_logged_in_as() -> TestResult
+{
+    let Some(api) = Api::new() else { return Ok(()) };
+    let per_source = limit("LoginFailuresPerSource")?;
+    let regular = fresh_user("regular pass").await?;
+    let stranger = fresh_user("stranger pass").await?;
+    let (from, refused) = loop {
+        let from = api.seen_from(fresh_address())?;
+        let window = window_now();
+        assert_eq!(
+            try_login(&from, &regular, "regular pass").await?.status,
+            200
+        );
+        for n in 0..per_source {
+            let name = format!(
+                "spray-{n}-{}",
+                &uuid::Uuid::new_v4().simple().to_string()[..8]
+            );
+            let reply = try_login(&from, &name, "password1").await?;
+            assert_eq!(reply.status, 401, "guess {n}: {:?}", reply.body);
+        }
+        let refused = try_login(&from, "one-more-name", "password1").await?;
+        if window_now() == window {
+            break (from, refused);
+        }
+    };
+    assert_too_many(&refused, "one name too many", 15 * 60);
+    // A real user the address never logged in as is refused there too, right password or not…
+    assert_too_many(
+        &try_login(&from, &stranger, "stranger pass").await?,
+        "a user new to the address",
+        15 * 60,
+    );
+    // …but the user who logs in from it is not locked out by the others' guessing.
+    let regular_again = try_login(&from, &regular, "regular pass").await?;
+    assert_eq!(regular_again.status, 200, "{:?}", regular_again.body);
     Ok(())
 }

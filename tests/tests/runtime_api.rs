@@ -243,14 +243,18 @@ async fn the_authorizer_passes_a_valid_tokens_identity_on() -> TestResult {
     };
     use payrail_shared::auth::{Role, SigningKey, TokenIssuer};
     use payrail_shared::domain::{Clock, SystemClock};
-    let token = TokenIssuer::new(&SigningKey::new(key.into_bytes())?, 30)
-        .issue(
-            "bob",
-            Role::Merchant,
-            Some("Bob's Bikes"),
-            SystemClock.now(),
-        )?
-        .access_token;
+    let token = TokenIssuer::new(
+        &SigningKey::new(key.into_bytes())?,
+        30,
+        support::stack_token_scope()?,
+    )
+    .issue(
+        "bob",
+        Role::Merchant,
+        Some("Bob's Bikes"),
+        SystemClock.now(),
+    )?
+    .access_token;
     let path = support::repo_root().join("events/authorizer.json");
     let mut event: Value = serde_json::from_str(&std::fs::read_to_string(path)?)?;
     event["headers"]["authorization"] = Value::from(format!("Bearer {token}"));

@@ -3,7 +3,7 @@
 use lambda_http::aws_lambda_events::apigw::ApiGatewayV2CustomAuthorizerV2Request;
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 use payrail_shared::auth::authorizer::authorize;
-use payrail_shared::auth::{SigningKey, TokenVerifier};
+use payrail_shared::auth::{SigningKey, TokenScope, TokenVerifier};
 use payrail_shared::telemetry::{InitTimer, Invocation};
 use payrail_shared::{config, domain::SystemClock, telemetry};
 
@@ -17,7 +17,8 @@ async fn main() -> Result<(), Error> {
     init.done("aws_config");
     let keys = SigningKey::load_verifying(&sdk).await?;
     init.done("keys");
-    let verifier = TokenVerifier::new(&keys, Box::new(SystemClock));
+    let scope = TokenScope::from_env()?;
+    let verifier = TokenVerifier::new(&keys, &scope, Box::new(SystemClock));
     init.done("clients");
     init.ready();
     let verifier = &verifier;

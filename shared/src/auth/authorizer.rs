@@ -80,7 +80,7 @@ fn bearer_token(header: &str) -> Result<&str, AuthFailure> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::{Role, SigningKey, TokenIssuer};
+    use crate::auth::{Role, SigningKey, TokenIssuer, TokenScope};
     use crate::domain::{FixedClock, Timestamp};
     use lambda_http::http::HeaderValue;
     use serde_json::json;
@@ -102,8 +102,11 @@ mod tests {
     }
 
     fn decide(authorization: Option<&str>) -> serde_json::Value {
-        let verifier =
-            TokenVerifier::new(&[key()], Box::new(FixedClock(Timestamp::from_millis(NOW))));
+        let verifier = TokenVerifier::new(
+            &[key()],
+            &TokenScope::default(),
+            Box::new(FixedClock(Timestamp::from_millis(NOW))),
+        );
         let response = authorize(&verifier, &request(authorization));
         assert!(
             response.is_authorized,
@@ -114,7 +117,7 @@ mod tests {
 
     #[test]
     fn a_valid_token_passes_its_identity_on() -> Result<(), TokenError> {
-        let token = TokenIssuer::new(&key(), 30)
+        let token = TokenIssuer::new(&key(), 30, TokenScope::default())
             .issue(
                 "bob",
                 Role::Merchant,

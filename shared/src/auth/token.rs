@@ -1,6 +1,8 @@
-//! Access tokens: HS256 JWTs with `sub`, `role`, `merchant`, `iat`, `exp`, `jti`. The algorithm
-//! is pinned (a token naming any other, `none` included, is refused) and `exp` is checked
-//! against the injected clock with at most one second of leeway.
+//! Access tokens: HS256 JWTs with `iss`, `aud`, `sub`, `role`, `merchant`, `iat`, `exp`, `jti`.
+//! The algorithm is pinned (a token naming any other, `none` included, is refused), `iss` and
+//! `aud` must be the stage's own (a token another stage or another service issued with a shared
+//! key is refused), and `exp` is checked against the injected clock with at most one second of
+//! leeway.
 
 use crate::domain::{Clock, Timestamp};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -16,6 +18,8 @@ pub enum Role {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claims {
+    pub iss: String,
+    pub aud: String,
     pub sub: String,
     pub role: Role,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -94,6 +98,49 @@ pub enum TokenError {
     Signing,
 }
 
+/// Who issues a stage's tokens (`iss`) and for whom (`aud`): the issuer writes both, the
+/// verifier refuses a token without exactly these. Stage-specific in template.yaml, so a token
+/// of one stage is refused by another even if their signing keys were ever the same.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenScope {
+    pub issuer: String,
+    pub audience: String,
+}
+
+/// The variables naming the scope; unset means [`TokenScope::default`].
+pub const ISSUER_VAR: &str = "TOKEN_ISSUER";
+pub const AUDIENCE_VAR: &str = "TOKEN_AUDIENCE";
+
+impl Default for TokenScope {
+    fn default() -> Self {
+        TokenScope {
+            issuer: "urn:payrail".to_owned(),
+            audience: "urn:payrail:api".to_owned(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("environment variable {0} must not be empty")]
+pub struct EmptyScope(&'static str);
+
+impl TokenScope {
+    /// From `TOKEN_ISSUER` and `TOKEN_AUDIENCE`, each defaulting on its own; an empty value is
+    /// refused at cold start rather than issuing tokens nobody checks.
+    pub fn from_env() -> Result<TokenScope, EmptyScope> {
+        let default = TokenScope::default();
+        let read = |name: &'static str, fallback: String| match std::env::var(name) {
+            Err(_) => Ok(fallback),
+            Ok(value) if value.trim().is_empty() => Err(EmptyScope(name)),
+            Ok(value) => Ok(value),
+        };
+        Ok(TokenScope {
+            issuer: read(ISSUER_VAR, default.issuer)?,
+            audience: read(AUDIENCE_VAR, default.audience)?,
+        })
+    }
+}
+
 /// The response of POST /auth/token.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AccessToken {
@@ -107,13 +154,15 @@ pub struct AccessToken {
 pub struct TokenIssuer {
     key: EncodingKey,
     ttl_seconds: u64,
+    scope: TokenScope,
 }
 
 impl TokenIssuer {
-    pub fn new(key: &SigningKey, ttl_seconds: u64) -> Self {
+    pub fn new(key: &SigningKey, ttl_seconds: u64, scope: TokenScope) -> Self {
         TokenIssuer {
             key: EncodingKey::from_secret(&key.0),
             ttl_seconds,
+            scope,
         }
     }
 
@@ -127,6 +176,8 @@ impl TokenIssuer {
         let iat = now.millis().div_euclid(1000);
         let ttl = i64::try_from(self.ttl_seconds).unwrap_or(i64::MAX);
         let claims = Claims {
+            iss: self.scope.issuer.clone(),
+            aud: self.scope.audience.clone(),
             sub: sub.to_owned(),
             role,
             merchant: merchant.map(str::to_owned),
@@ -155,15 +206,19 @@ pub struct TokenVerifier {
 const LEEWAY_MS: i64 = 1000;
 
 impl TokenVerifier {
-    /// A verifier accepting tokens signed with any of `keys` (see `crate::secrets` on rotation).
-    pub fn new(keys: &[SigningKey], clock: Box<dyn Clock>) -> Self {
+    /// A verifier accepting tokens of `scope` signed with any of `keys` (see `crate::secrets` on
+    /// rotation).
+    pub fn new(keys: &[SigningKey], scope: &TokenScope, clock: Box<dyn Clock>) -> Self {
         let mut validation = Validation::new(Algorithm::HS256);
         // Expiry is checked below against the injected clock, not the library's.
         validation.validate_exp = false;
-        validation.required_spec_claims = ["exp", "iat", "sub"]
+        validation.required_spec_claims = ["exp", "iat", "sub", "iss", "aud"]
             .iter()
             .map(|c| (*c).to_owned())
             .collect();
+        // Checked by the library after the signature: a wrong `iss` or `aud` is `Invalid`.
+        validation.set_issuer(&[&scope.issuer]);
+        validation.set_audience(&[&scope.audience]);
         validation.leeway = 0;
         TokenVerifier {
             keys: keys
@@ -209,12 +264,27 @@ mod tests {
         SigningKey::new(vec![fill; 32]).unwrap_or_else(|_| unreachable!("32 bytes"))
     }
 
+    fn scope() -> TokenScope {
+        TokenScope {
+            issuer: "urn:payrail:qa".to_owned(),
+            audience: "urn:payrail:qa:api".to_owned(),
+        }
+    }
+
+    fn clock(ms: i64) -> Box<dyn Clock> {
+        Box::new(FixedClock(Timestamp::from_millis(ms)))
+    }
+
     fn verifier_at(ms: i64) -> TokenVerifier {
-        TokenVerifier::new(&[key(7)], Box::new(FixedClock(Timestamp::from_millis(ms))))
+        TokenVerifier::new(&[key(7)], &scope(), clock(ms))
     }
 
     fn issue() -> Result<String, TokenError> {
-        let issued = TokenIssuer::new(&key(7), 30).issue(
+        issue_in(scope())
+    }
+
+    fn issue_in(scope: TokenScope) -> Result<String, TokenError> {
+        let issued = TokenIssuer::new(&key(7), 30, scope).issue(
             "alice",
             Role::Merchant,
             Some("Alice's Shop"),
@@ -232,6 +302,61 @@ mod tests {
         );
         assert_eq!(claims.merchant.as_deref(), Some("Alice's Shop"));
         assert_eq!(claims.exp - claims.iat, 30);
+        assert_eq!(
+            (claims.iss.as_str(), claims.aud.as_str()),
+            ("urn:payrail:qa", "urn:payrail:qa:api")
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn refuses_a_token_of_another_issuer_or_audience() -> Result<(), TokenError> {
+        let other_stage = TokenScope {
+            issuer: "urn:payrail:prod".to_owned(),
+            ..scope()
+        };
+        let other_audience = TokenScope {
+            audience: "urn:payrail:qa:console".to_owned(),
+            ..scope()
+        };
+        for (what, token) in [
+            ("issuer", issue_in(other_stage)?),
+            ("audience", issue_in(other_audience)?),
+        ] {
+            assert_eq!(
+                verifier_at(T0).verify(&token),
+                Err(TokenError::Invalid),
+                "{what}"
+            );
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn refuses_a_token_without_iss_or_aud() -> Result<(), TokenError> {
+        // Signed with the right key, but as tokens were before they carried a scope.
+        #[derive(Serialize)]
+        struct Unscoped<'a> {
+            sub: &'a str,
+            role: Role,
+            iat: i64,
+            exp: i64,
+            jti: &'a str,
+        }
+        let iat = T0 / 1000;
+        let unscoped = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &Unscoped {
+                sub: "alice",
+                role: Role::Admin,
+                iat,
+                exp: iat + 30,
+                jti: "j",
+            },
+            &EncodingKey::from_secret(&[7; 32]),
+        )
+        .map_err(|_| TokenError::Signing)?;
+        assert_eq!(verifier_at(T0).verify(&unscoped), Err(TokenError::Invalid));
         Ok(())
     }
 
@@ -249,13 +374,10 @@ mod tests {
     #[test]
     fn refuses_another_key_a_tampered_signature_and_alg_none() -> Result<(), TokenError> {
         let token = issue()?;
-        let other = TokenVerifier::new(&[key(8)], Box::new(FixedClock(Timestamp::from_millis(T0))));
+        let other = TokenVerifier::new(&[key(8)], &scope(), clock(T0));
         assert_eq!(other.verify(&token), Err(TokenError::Invalid));
         // During a rotation the verifier holds the new key and the old one: both verify.
-        let rotating = TokenVerifier::new(
-            &[key(8), key(7)],
-            Box::new(FixedClock(Timestamp::from_millis(T0))),
-        );
+        let rotating = TokenVerifier::new(&[key(8), key(7)], &scope(), clock(T0));
         assert!(rotating.verify(&token).is_ok());
 
         let mut tampered = token.clone().into_bytes();

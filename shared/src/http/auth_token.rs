@@ -1,6 +1,10 @@
-//! POST /auth/token: a username and password for a short-lived bearer token.
+//! POST /auth/token: a username and password for a short-lived bearer token, within the
+//! failed-login limits of [`crate::auth::attempts`].
 
 use super::problem::{ApiError, AuthFailure, FieldError, json_response};
+use crate::auth::attempts::{
+    AddressTrust, Admission, AttemptKey, LoginAttempts, SourceAddress, client_address,
+};
 use crate::auth::{AccessToken, TokenIssuer, verify_password};
 use crate::domain::Clock;
 use crate::users::{FindUser, Username};
@@ -10,8 +14,11 @@ use serde::Deserialize;
 use std::sync::Arc;
 
 /// What POST /auth/token needs, built once per cold start.
-pub struct TokenEndpoint<U> {
+pub struct TokenEndpoint<U, A> {
     pub users: U,
+    pub attempts: A,
+    /// Where the client's address comes from (API Gateway's peer, or CloudFront's header).
+    pub address_trust: AddressTrust,
     pub issuer: TokenIssuer,
     pub clock: Arc<dyn Clock>,
 }
@@ -33,7 +40,9 @@ const MAX_PASSWORD_BYTES: usize = 1024;
 ///
 /// Unknown users and wrong passwords get the same 401, in the same time (the password is
 /// checked against a dummy hash when the user does not exist); a disabled user with the right
-/// password gets 403.
+/// password gets 403. Too many failures from the address, for the username from the address,
+/// or for the username from anywhere recently get 429 with `Retry-After`, before the password
+/// is checked, the same whether the user exists or not.
 #[utoipa::path(
     post,
     path = "/auth/token",
@@ -46,15 +55,17 @@ const MAX_PASSWORD_BYTES: usize = 1024;
         (status = 401, description = "Unknown username or wrong password", body = crate::http::Problem, content_type = "application/problem+json"),
         (status = 403, description = "The user is disabled", body = crate::http::Problem, content_type = "application/problem+json"),
         (status = 422, description = "A field is missing or invalid, each named", body = crate::http::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many failed logins (from this address, for this username from this address, or for this username recently); the same for every username, existing or not. Retry after Retry-After seconds", body = crate::http::Problem, content_type = "application/problem+json", headers(("Retry-After" = u32, description = "Seconds to wait before retrying"))),
         (status = 500, description = "Internal error", body = crate::http::Problem, content_type = "application/problem+json"),
         (status = 503, description = "A service payrail depends on (DynamoDB, SQS) is unavailable; retry after Retry-After seconds, with the same Idempotency-Key where there is one", body = crate::http::Problem, content_type = "application/problem+json", headers(("Retry-After" = u32, description = "Seconds to wait before retrying"))),
     )
 )]
-pub async fn issue_token<U: FindUser>(
-    endpoint: &TokenEndpoint<U>,
+pub async fn issue_token<U: FindUser, A: LoginAttempts>(
+    endpoint: &TokenEndpoint<U, A>,
     request: Request,
 ) -> Response<Body> {
-    match token(endpoint, request.body()).await {
+    let source = client_address(&request, &endpoint.address_trust);
+    match token(endpoint, request.body(), source).await {
         Ok(token) => {
             let mut response = json_response(StatusCode::OK, &token);
             // RFC 6749 §5.1: responses carrying tokens are never cached.
@@ -67,15 +78,28 @@ pub async fn issue_token<U: FindUser>(
     }
 }
 
-pub async fn token<U: FindUser>(
-    endpoint: &TokenEndpoint<U>,
+pub async fn token<U: FindUser, A: LoginAttempts>(
+    endpoint: &TokenEndpoint<U, A>,
     body: &[u8],
+    source: SourceAddress,
 ) -> Result<AccessToken, ApiError> {
     let (username, password) = parse(body)?;
+    let name = Username::parse(&username).ok();
+    let now = endpoint.clock.now();
+    // Decided before the user is read or the password checked: the answer cannot depend on
+    // whether the user exists, and a refused guess costs no argon2id.
+    let key = AttemptKey::new(name.as_ref(), source);
+    let reservation = match endpoint.attempts.begin(&key, now).await? {
+        Admission::Admitted(reservation) => reservation,
+        Admission::Refused(refusal) => {
+            tracing::info!(outcome = "too_many_attempts", limit = ?refusal.limit, "token refused");
+            return Err(ApiError::TooManyAttempts(refusal.retry_after_seconds));
+        }
+    };
     // A name that cannot exist is looked up as nobody: same answer, same time.
-    let user = match Username::parse(&username) {
-        Ok(name) => endpoint.users.find(&name).await?,
-        Err(_) => None,
+    let user = match &name {
+        Some(name) => endpoint.users.find(name).await?,
+        None => None,
     };
     let stored = user.as_ref().map(|u| u.password_hash.clone());
     let matches = tokio::task::spawn_blocking(move || verify_password(&password, stored.as_ref()))
@@ -88,6 +112,11 @@ pub async fn token<U: FindUser>(
             return Err(ApiError::Unauthorized(AuthFailure::BadCredentials));
         }
     };
+    // The right password, disabled user or not: the attempt was no guess. A failure to record
+    // that only leaves the attempt counted as failed; the login itself stands.
+    if let Err(e) = endpoint.attempts.succeeded(&reservation, now).await {
+        tracing::warn!(error = %e, "a successful login's counters were not updated");
+    }
     if !user.enabled {
         tracing::info!(username = %user.username, outcome = "disabled", "token refused");
         return Err(ApiError::Forbidden("This user is disabled."));
@@ -98,7 +127,7 @@ pub async fn token<U: FindUser>(
             user.username.as_str(),
             user.role,
             user.merchant.as_deref(),
-            endpoint.clock.now(),
+            now,
         )
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     tracing::info!(username = %user.username, role = ?user.role, outcome = "issued", "token issued");
@@ -147,7 +176,8 @@ fn parse(body: &[u8]) -> Result<(String, String), ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::{Role, SigningKey, TokenVerifier, hash_password};
+    use crate::auth::attempts::Reservation;
+    use crate::auth::{Role, SigningKey, TokenScope, TokenVerifier, hash_password};
     use crate::domain::{FixedClock, Timestamp};
     use crate::store::StoreError;
     use crate::users::User;
@@ -155,6 +185,20 @@ mod tests {
     const NOW: i64 = 1_700_000_000_000;
 
     struct OneUser(Vec<User>);
+
+    /// Admits every attempt: these tests are about credentials; the limits are tested on
+    /// their own and against DynamoDB through the local stack (tests/tests/api_auth.rs).
+    struct Unlimited;
+
+    impl LoginAttempts for Unlimited {
+        async fn begin(&self, key: &AttemptKey, _: Timestamp) -> Result<Admission, StoreError> {
+            Ok(Admission::Admitted(Reservation::for_tests(key.clone())))
+        }
+
+        async fn succeeded(&self, _: &Reservation, _: Timestamp) -> Result<(), StoreError> {
+            Ok(())
+        }
+    }
 
     impl FindUser for OneUser {
         async fn find(&self, username: &Username) -> Result<Option<User>, StoreError> {
@@ -166,7 +210,7 @@ mod tests {
         SigningKey::new(vec![5; 32]).unwrap_or_else(|_| unreachable!("32 bytes"))
     }
 
-    fn endpoint() -> anyhow::Result<TokenEndpoint<OneUser>> {
+    fn endpoint() -> anyhow::Result<TokenEndpoint<OneUser, Unlimited>> {
         let user = |name: &str, enabled| -> anyhow::Result<User> {
             Ok(User {
                 username: Username::parse(name).map_err(anyhow::Error::msg)?,
@@ -179,16 +223,18 @@ mod tests {
         };
         Ok(TokenEndpoint {
             users: OneUser(vec![user("alice", true)?, user("charlie", false)?]),
-            issuer: TokenIssuer::new(&key(), 30),
+            attempts: Unlimited,
+            address_trust: AddressTrust::SourceIp,
+            issuer: TokenIssuer::new(&key(), 30, TokenScope::default()),
             clock: Arc::new(FixedClock(Timestamp::from_millis(NOW))),
         })
     }
 
     async fn problem(
-        endpoint: &TokenEndpoint<OneUser>,
+        endpoint: &TokenEndpoint<OneUser, Unlimited>,
         body: &str,
     ) -> anyhow::Result<crate::http::Problem> {
-        match token(endpoint, body.as_bytes()).await {
+        match token(endpoint, body.as_bytes(), SourceAddress::unknown()).await {
             Ok(_) => anyhow::bail!("{body} was accepted"),
             Err(e) => Ok(e.problem()),
         }
@@ -197,10 +243,18 @@ mod tests {
     #[tokio::test]
     async fn the_right_password_gets_a_token_for_the_users_merchant() -> anyhow::Result<()> {
         let endpoint = endpoint()?;
-        let token = token(&endpoint, br#"{"username":"alice","password":"password"}"#).await?;
+        let token = token(
+            &endpoint,
+            br#"{"username":"alice","password":"password"}"#,
+            SourceAddress::unknown(),
+        )
+        .await?;
         assert_eq!((token.token_type, token.expires_in), ("Bearer", 30));
-        let verifier =
-            TokenVerifier::new(&[key()], Box::new(FixedClock(Timestamp::from_millis(NOW))));
+        let verifier = TokenVerifier::new(
+            &[key()],
+            &TokenScope::default(),
+            Box::new(FixedClock(Timestamp::from_millis(NOW))),
+        );
         let claims = verifier.verify(&token.access_token)?;
         assert_eq!(claims.merchant.as_deref(), Some("Alice's Shop"));
         Ok(())
@@ -231,6 +285,70 @@ mod tests {
         assert_eq!(
             wrong.status, 401,
             "a wrong password must not reveal the account state"
+        );
+        Ok(())
+    }
+
+    /// Refuses every attempt, and fails the test if the user is read after a refusal.
+    struct Refusing;
+
+    impl LoginAttempts for Refusing {
+        async fn begin(&self, _: &AttemptKey, _: Timestamp) -> Result<Admission, StoreError> {
+            Ok(Admission::Refused(crate::auth::attempts::Refusal {
+                limit: crate::auth::attempts::Limit::User,
+                retry_after_seconds: 7,
+            }))
+        }
+
+        async fn succeeded(&self, _: &Reservation, _: Timestamp) -> Result<(), StoreError> {
+            Ok(())
+        }
+    }
+
+    struct NobodyMayLook;
+
+    impl FindUser for NobodyMayLook {
+        async fn find(&self, _: &Username) -> Result<Option<User>, StoreError> {
+            Err(StoreError::Request("read after a refusal".to_owned()))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_refused_attempt_is_one_429_for_every_name_before_any_user_is_read()
+    -> anyhow::Result<()> {
+        let endpoint = TokenEndpoint {
+            users: NobodyMayLook,
+            attempts: Refusing,
+            address_trust: AddressTrust::SourceIp,
+            issuer: TokenIssuer::new(&key(), 30, TokenScope::default()),
+            clock: Arc::new(FixedClock(Timestamp::from_millis(NOW))),
+        };
+        let mut answers = Vec::new();
+        for body in [
+            r#"{"username":"alice","password":"password"}"#,
+            r#"{"username":"mallory","password":"guess"}"#,
+            r#"{"username":"Not A Name","password":"guess"}"#,
+        ] {
+            let refused = token(&endpoint, body.as_bytes(), SourceAddress::unknown()).await;
+            let Err(error) = refused else {
+                anyhow::bail!("{body} was admitted")
+            };
+            let response = error.into_response();
+            assert_eq!(response.status(), 429, "{body}");
+            assert_eq!(
+                response.headers().get("retry-after").map(|v| v.as_bytes()),
+                Some(&b"7"[..])
+            );
+            answers.push(response.body().to_vec());
+        }
+        assert!(answers.windows(2).all(|w| w[0] == w[1]), "one answer");
+        // A malformed body is still a 400 and is not counted (the refusal comes after parsing).
+        assert_eq!(
+            token(&endpoint, b"{", SourceAddress::unknown())
+                .await
+                .map_err(|e| e.problem().status)
+                .err(),
+            Some(400)
         );
         Ok(())
     }

@@ -59,6 +59,10 @@ pub enum ApiError {
     /// key in use, a refund above what is left); the text says which.
     #[error("conflict: {0}")]
     Conflict(&'static str),
+    /// Too many failed logins (POST /auth/token); retry after this many seconds. One answer
+    /// whichever limit refused and whether or not the user exists.
+    #[error("too many failed logins, retry after {0} s")]
+    TooManyAttempts(u64),
     /// A fault on our side; the cause goes to the log, never into the response.
     #[error("internal error: {0}")]
     Internal(String),
@@ -124,6 +128,14 @@ impl ApiError {
                 (*why).to_owned(),
                 vec![],
             ),
+            ApiError::TooManyAttempts(_) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_attempts",
+                "Too many attempts",
+                "Too many failed logins; retry after the number of seconds in Retry-After."
+                    .to_owned(),
+                vec![],
+            ),
             ApiError::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal_error",
@@ -169,6 +181,11 @@ impl ApiError {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        if let ApiError::TooManyAttempts(seconds) = self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         if let ApiError::Unauthorized(failure) = self {
             // RFC 6750: a 401 names the scheme, and says when the token itself was the problem.

@@ -14,6 +14,7 @@ pub struct Reply {
     pub content_type: String,
     pub body: Value,
     pub www_authenticate: Option<String>,
+    pub retry_after: Option<String>,
 }
 
 pub struct Api {
@@ -31,6 +32,17 @@ impl Api {
         Some(Api {
             base: service("PAYRAIL_API_URL")?,
             http: reqwest::Client::new(),
+            admin: Mutex::new(None),
+        })
+    }
+
+    /// The same API as seen from another client address: the client binds its side of the
+    /// connection to `source` (any 127.x.y.z reaches the stack on Linux), and the API Gateway
+    /// emulation reports the TCP peer as `sourceIp`, as API Gateway does.
+    pub fn seen_from(&self, source: std::net::IpAddr) -> Result<Api, Error> {
+        Ok(Api {
+            base: self.base.clone(),
+            http: reqwest::Client::builder().local_address(source).build()?,
             admin: Mutex::new(None),
         })
     }
@@ -125,6 +137,7 @@ impl Api {
         let status = response.status().as_u16();
         let content_type = header("content-type").unwrap_or_default();
         let www_authenticate = header("www-authenticate");
+        let retry_after = header("retry-after");
         let text = response.text().await?;
         let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
         Ok(Reply {
@@ -132,6 +145,7 @@ impl Api {
             content_type,
             body,
             www_authenticate,
+            retry_after,
         })
     }
 }

@@ -106,6 +106,7 @@ impl FaultStack {
         let issuer = TokenIssuer::new(
             &SigningKey::new(var("TOKEN_SIGNING_KEY")?.into_bytes())?,
             30,
+            super::stack_token_scope()?,
         );
         Ok(Some(FaultStack {
             api_url: var("PAYRAIL_API_URL")?,

@@ -78,6 +78,28 @@ pub async fn fresh_payment_tables(
     ))
 }
 
+/// The `iss` and `aud` the stack's token functions use: template.yaml's values, resolved as
+/// the local stack resolves the functions' environment.
+pub fn stack_token_scope()
+-> Result<payrail_shared::auth::TokenScope, Box<dyn std::error::Error + Send + Sync>> {
+    use payrail_tools::local::template::{Resolver, Template};
+    let template = Template::load(repo_root().join("template.yaml"))?;
+    let function = template
+        .resource("AuthTokenFunction")
+        .ok_or("template.yaml has no AuthTokenFunction")?;
+    let variables = &function.properties["Environment"]["Variables"];
+    let resolver = Resolver::new(&template, "", "eu-west-1");
+    let resolve = |name: &str| -> Result<String, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(resolver
+            .resolve_string(&variables[name])?
+            .ok_or_else(|| format!("AuthTokenFunction has no {name}"))?)
+    };
+    Ok(payrail_shared::auth::TokenScope {
+        issuer: resolve("TOKEN_ISSUER")?,
+        audience: resolve("TOKEN_AUDIENCE")?,
+    })
+}
+
 /// Creates the template's TransactionsTable under a fresh prefix and returns its name.
 pub async fn fresh_transactions_table(
     client: &Client,

@@ -2,7 +2,7 @@
 //! authorizer step adds to a request through the local stack.
 
 use payrail_shared::auth::{
-    Role, SigningKey, TokenIssuer, TokenVerifier, hash_password, verify_password,
+    Role, SigningKey, TokenIssuer, TokenScope, TokenVerifier, hash_password, verify_password,
 };
 use payrail_shared::domain::{Clock, SystemClock};
 use serde_json::json;
@@ -38,10 +38,11 @@ impl Micros {
 /// authorizer does them.
 pub fn verify_timing(iterations: usize) -> BenchResult<Micros> {
     let key = SigningKey::new(b"bench signing key, at least 32 bytes long".to_vec())?;
-    let token = TokenIssuer::new(&key, 3600)
+    let scope = TokenScope::default();
+    let token = TokenIssuer::new(&key, 3600, scope.clone())
         .issue("admin", Role::Admin, None, SystemClock.now())?
         .access_token;
-    let verifier = TokenVerifier::new(&[key], Box::new(SystemClock));
+    let verifier = TokenVerifier::new(&[key], &scope, Box::new(SystemClock));
     let mut samples = Vec::with_capacity(iterations);
     for _ in 0..iterations {
         let started = Instant::now();
