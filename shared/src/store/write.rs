@@ -1,10 +1,11 @@
-//! Recording a completed payment: the payment and its aggregate counter in one
-//! TransactWriteItems, so the counters stay exact under retries and redeliveries.
+//! Recording a completed payment: the payment, its aggregate counter and its account–merchant
+//! link in one TransactWriteItems, so the counters stay exact under retries and redeliveries.
 
 use super::aggregates::{AggregateDelta, AggregateUpdate};
 use super::error::StoreError;
 use super::item::PaymentItem;
 use super::keys::attr;
+use super::links::{self, LinkEffect};
 use crate::domain::Payment;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
@@ -18,35 +19,72 @@ pub enum Recorded {
 }
 
 /// Writes a new payment; when it is completed, adds it to its day's aggregate in the same
-/// transaction. Conditional on the id being new.
+/// transaction; when it has an owner, links its account to the owner (the link's date moved
+/// forward when it is completed). Conditional on the id being new.
 #[tracing::instrument(skip_all, fields(payment_id = %payment.id))]
 pub async fn record_payment(
     client: &Client,
     table: &str,
     payment: &Payment,
 ) -> Result<Recorded, StoreError> {
-    let item = serde_dynamo::to_item(PaymentItem::of(payment.clone()))?;
-    let put = Put::builder()
-        .table_name(table)
-        .set_item(Some(item))
-        .condition_expression("attribute_not_exists(#pk)")
-        .expression_attribute_names("#pk", attr::PK)
-        .build()?;
-    let mut actions = vec![TransactWriteItem::builder().put(put).build()];
-    if payment.status.is_completed() {
-        let delta = AggregateDelta::one(payment.country);
-        let update = AggregateUpdate::new(payment.card_type, payment.created_at.day(), &delta)
-            .into_transact(table)?;
-        actions.push(TransactWriteItem::builder().update(update).build());
+    let item: std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue> =
+        serde_dynamo::to_item(PaymentItem::of(payment.clone()))?;
+    let mut link = LinkEffect::of(payment, true, payment.status.is_completed());
+    loop {
+        let put = Put::builder()
+            .table_name(table)
+            .set_item(Some(item.clone()))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", attr::PK)
+            .build()?;
+        let mut actions = vec![TransactWriteItem::builder().put(put).build()];
+        // Second, where the cancellation reasons below look for it.
+        actions.extend(links::action(table, payment, link)?);
+        if payment.status.is_completed() {
+            let delta = AggregateDelta::one(payment.country);
+            let update = AggregateUpdate::new(payment.card_type, payment.created_at.day(), &delta)
+                .into_transact(table)?;
+            actions.push(TransactWriteItem::builder().update(update).build());
+        }
+        let result = client
+            .transact_write_items()
+            .set_transact_items(Some(actions))
+            .send()
+            .await;
+        match result {
+            Ok(_) => return Ok(Recorded::New),
+            Err(err) if StoreError::is_condition_failure(&err) => {
+                // Only the link's date being later is worth another attempt (without the date).
+                let failed: Vec<bool> = cancellation_codes(&err)
+                    .iter()
+                    .map(|c| c == "ConditionalCheckFailed")
+                    .collect();
+                let link_failed = link == LinkEffect::Touch
+                    && failed.get(1) == Some(&true)
+                    && failed.first() != Some(&true);
+                if !link_failed {
+                    return Ok(Recorded::AlreadyThere);
+                }
+                link = link.after_failed_condition();
+            }
+            Err(err) => return Err(err.into()),
+        }
     }
-    let result = client
-        .transact_write_items()
-        .set_transact_items(Some(actions))
-        .send()
-        .await;
-    match result {
-        Ok(_) => Ok(Recorded::New),
-        Err(err) if StoreError::is_condition_failure(&err) => Ok(Recorded::AlreadyThere),
-        Err(err) => Err(err.into()),
+}
+
+fn cancellation_codes<R>(
+    err: &aws_sdk_dynamodb::error::SdkError<
+        aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError,
+        R,
+    >,
+) -> Vec<String> {
+    use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+    match err.as_service_error() {
+        Some(TransactWriteItemsError::TransactionCanceledException(e)) => e
+            .cancellation_reasons()
+            .iter()
+            .map(|r| r.code().unwrap_or_default().to_owned())
+            .collect(),
+        _ => Vec::new(),
     }
 }
