@@ -74,6 +74,25 @@ pub async fn fresh_transactions_table(
     Ok(format!("{prefix}TransactionsTable"))
 }
 
+/// Creates the template's TransactionsTable and AccountsTable under a fresh prefix and returns
+/// their names (transactions, accounts).
+pub async fn fresh_payment_tables(
+    client: &Client,
+) -> Result<(String, String), Box<dyn std::error::Error + Send + Sync>> {
+    let template =
+        payrail_tools::local::template::Template::load(repo_root().join("template.yaml"))?;
+    let tables: Vec<_> = payrail_tools::local::tables::tables_from_template(&template)?
+        .into_iter()
+        .filter(|t| t.logical_id == "TransactionsTable" || t.logical_id == "AccountsTable")
+        .collect();
+    let prefix = format!("p{}_", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    payrail_tools::local::tables::create_tables(client, &tables, &prefix).await?;
+    Ok((
+        format!("{prefix}TransactionsTable"),
+        format!("{prefix}AccountsTable"),
+    ))
+}
+
 pub const COUNTRIES: [(&str, &str); 6] = [
     ("GB", "GBP"),
     ("DE", "EUR"),
