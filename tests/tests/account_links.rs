@@ -186,3 +186,69 @@ async fn record_payment_links_owned_payments_and_store_failed_and_unowned_ones_l
     assert_eq!(links.count, 1, "only A's link: {:?}", links.items);
     Ok(())
 }
+
+/// Stores payments as they were before links existed: the payment items alone.
+async fn store_without_links(f: &Fixture, payments: &[Payment]) -> TestResult {
+    for p in payments {
+        let item = serde_dynamo::to_item(payrail_shared::store::PaymentItem::of(p.clone()))?;
+        f.client
+            .put_item()
+            .table_name(&f.transactions)
+            .set_item(Some(item))
+            .send()
+            .await?;
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_backfill_links_existing_payments_with_their_newest_completed_date_idempotently()
+-> TestResult {
+    let Some(f) = fixture().await? else {
+        return Ok(());
+    };
+    store_without_links(
+        &f,
+        &[
+            payment(21, Some("A"), 1_000, PaymentStatus::Succeeded),
+            payment(22, Some("A"), 3_000, PaymentStatus::Refunded),
+            payment(23, Some("A"), 9_000, PaymentStatus::Declined),
+            payment(24, Some("B"), 2_000, PaymentStatus::Pending),
+            payment(25, None, 8_000, PaymentStatus::Succeeded),
+        ],
+    )
+    .await?;
+    // C's link was written by a function after the deploy, with a later date than its old
+    // payment: the backfill keeps it.
+    f.payments
+        .create(
+            &payment(26, Some("C"), 7_000, PaymentStatus::Succeeded),
+            None,
+        )
+        .await?;
+    store_without_links(
+        &f,
+        &[payment(27, Some("C"), 5_000, PaymentStatus::Succeeded)],
+    )
+    .await?;
+
+    let first = payrail_tools::links::backfill_links(&f.client, &f.transactions).await?;
+
+    assert_eq!((first.payments, first.unowned, first.links), (7, 1, 3));
+    assert_eq!(f.link("A").await?, Some(Some(3_000)), "completed ones only");
+    assert_eq!(
+        f.link("B").await?,
+        Some(None),
+        "linked by a pending payment, undated"
+    );
+    assert_eq!(
+        f.link("C").await?,
+        Some(Some(7_000)),
+        "a later date is kept"
+    );
+    let again = payrail_tools::links::backfill_links(&f.client, &f.transactions).await?;
+    assert_eq!(again, first);
+    assert_eq!(f.link("A").await?, Some(Some(3_000)));
+    assert_eq!(f.link("C").await?, Some(Some(7_000)));
+    Ok(())
+}
