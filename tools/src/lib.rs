@@ -1,6 +1,7 @@
 //! payrail tools.
 pub mod bench;
 pub mod generator;
+pub mod links;
 pub mod local;
 pub mod redrive;
 pub mod runtime_api;

@@ -263,6 +263,9 @@ impl PaymentListQuery {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct PaymentPage {
     pub data: Vec<TransactionView>,
+    /// More payments may follow: request the next page with `next_cursor`. With a `status`
+    /// filter (or a merchant's `account_id`) a page may hold fewer than `limit` payments, even
+    /// none, while `has_more` is true; only `has_more: false` ends the listing.
     pub has_more: bool,
     pub next_cursor: Option<String>,
 }
@@ -270,6 +273,13 @@ pub struct PaymentPage {
 /// Payments, newest first: a merchant's own (optionally of one account); for an admin, one
 /// account's or one merchant's (admins read across merchants through the reports instead of a
 /// table scan).
+///
+/// A filtered listing (`status`, or a merchant's `account_id`) reads at most 1000 payments per
+/// request (or `limit` + 1 when that is more), matching or not. When that bound is reached
+/// before the page is full, the page ends early, with `has_more: true` and a `next_cursor` that
+/// resumes after the last payment read: such a page may hold fewer than `limit` payments, or
+/// none. Keep following `next_cursor` until `has_more` is false; every match is returned
+/// exactly once.
 #[utoipa::path(
     get,
     path = "/payments",

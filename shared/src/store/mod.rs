@@ -4,6 +4,7 @@ pub mod aggregates;
 pub mod error;
 pub mod item;
 pub mod keys;
+pub mod links;
 pub mod payments;
 pub mod pending;
 pub mod transact;

@@ -4,12 +4,15 @@
 //! - the payment item;
 //! - when the payment becomes completed: its day's aggregate counter, and the account's
 //!   `last_payment_date` (moved forward only);
-//! - otherwise: a check that the account exists.
+//! - otherwise: a check that the account exists;
+//! - on the payment's first write and when it becomes completed: its account–merchant link
+//!   (`store::links`), which the merchant's view of the account reads.
 
 use super::aggregates::{AggregateDelta, AggregateUpdate};
 use super::error::StoreError;
 use super::item::PaymentItem;
 use super::keys::{self, attr, index};
+use super::links::{self, LinkEffect};
 use super::transact::{TransactFailure, transact_write};
 use crate::accounts::DynamoAccounts;
 use crate::domain::{AccountId, Failure, FailureKind, Payment, PaymentId, PaymentStatus};
@@ -50,6 +53,13 @@ where
 /// Items read per query when a filter may drop most of them.
 const FILTERED_READ: usize = 200;
 
+/// Most items one filtered listing request reads (evaluates, matching or not), or `limit + 1`
+/// when that is more. A merchant with many payments that do not match would otherwise make one
+/// request read its whole partition and time out. When the cap is reached the page ends there,
+/// possibly short or empty, with a position after the last item read (docs/design.md,
+/// "Pagination").
+pub const MAX_ITEMS_READ: usize = 1000;
+
 /// Which payments to list, newest first.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PaymentQuery {
@@ -76,6 +86,10 @@ pub struct DynamoPayments {
     table: String,
     accounts: DynamoAccounts,
 }
+
+/// Positions in a payment write's transaction, for reading its cancellation reasons.
+const ACCOUNT_ACTION: usize = 1;
+const LINK_ACTION: usize = 2;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum AccountEffect {
@@ -136,7 +150,8 @@ impl DynamoPayments {
         card_sealed: Option<String>,
     ) -> Result<(), PaymentWriteError> {
         let item = PaymentItem::stored(payment.clone(), 1, card_sealed);
-        self.write(item, None, payment.status.is_completed())
+        let link = LinkEffect::of(payment, true, payment.status.is_completed());
+        self.write(item, None, payment.status.is_completed(), link)
             .await?;
         // Counted where the status is committed, so a duplicate delivery or a replayed
         // request (whose write fails its condition) counts nothing.
@@ -156,7 +171,8 @@ impl DynamoPayments {
         let item = PaymentItem::stored(next.clone(), current.version + 1, card_sealed);
         let becomes_completed =
             next.status.is_completed() && !current.payment.status.is_completed();
-        self.write(item, Some(current.version), becomes_completed)
+        let link = LinkEffect::of(next, false, becomes_completed);
+        self.write(item, Some(current.version), becomes_completed, link)
             .await?;
         if next.status != current.payment.status {
             record::payment_reached(next.status);
@@ -169,6 +185,7 @@ impl DynamoPayments {
         item: PaymentItem,
         expected_version: Option<u64>,
         becomes_completed: bool,
+        mut link: LinkEffect,
     ) -> Result<(), PaymentWriteError> {
         let payment = item.payment.clone();
         let attributes: HashMap<String, AttributeValue> =
@@ -186,6 +203,7 @@ impl DynamoPayments {
                     expected_version,
                     becomes_completed,
                     effect,
+                    link,
                 )
             })
             .await;
@@ -196,6 +214,14 @@ impl DynamoPayments {
             };
             if failed.first() == Some(&true) {
                 return Err(PaymentWriteError::Conflict);
+            }
+            // The link's date is already later (another payment of this merchant to this
+            // account): keep it, and write the rest again.
+            if failed.get(LINK_ACTION) == Some(&true) && link == LinkEffect::Touch {
+                link = link.after_failed_condition();
+                if failed.get(ACCOUNT_ACTION) != Some(&true) {
+                    continue;
+                }
             }
             // The account's condition failed: either it does not exist, or (touch) it already
             // has a later payment, in which case the date stays and the payment is written
@@ -217,6 +243,7 @@ impl DynamoPayments {
         expected_version: Option<u64>,
         becomes_completed: bool,
         effect: AccountEffect,
+        link: LinkEffect,
     ) -> Result<Vec<TransactWriteItem>, StoreError> {
         let put = Put::builder()
             .table_name(&self.table)
@@ -236,6 +263,8 @@ impl DynamoPayments {
                 .touch(payment.account_id, payment.created_at)?,
             AccountEffect::Check => self.accounts.exists_check(payment.account_id)?,
         });
+        // At LINK_ACTION, where the cancellation reasons of `write` look for it.
+        actions.extend(links::action(&self.table, payment, link)?);
         if becomes_completed {
             let delta = AggregateDelta::one(payment.country);
             let update = AggregateUpdate::new(
@@ -376,10 +405,17 @@ impl DynamoPayments {
                 ),
             ])
         });
+        let budget = if filters.is_empty() {
+            limit + 1
+        } else {
+            MAX_ITEMS_READ.max(limit + 1)
+        };
+        let mut evaluated = 0usize;
         let mut found: Vec<Payment> = Vec::new();
         // Read one more than asked to know whether more follow; filters may thin pages out,
-        // so keep reading until enough or the index ends.
+        // so keep reading until enough, the index ends, or the read budget is spent.
         loop {
+            let bite = read.min(budget.saturating_sub(evaluated)).max(1);
             let mut request = self
                 .client
                 .query()
@@ -387,7 +423,7 @@ impl DynamoPayments {
                 .index_name(index_name)
                 .key_condition_expression("#h = :h")
                 .scan_index_forward(false)
-                .limit(i32::try_from(read).unwrap_or(i32::MAX))
+                .limit(i32::try_from(bite).unwrap_or(i32::MAX))
                 .set_exclusive_start_key(start.take());
             if !filters.is_empty() {
                 request = request.filter_expression(filters.join(" AND "));
@@ -397,12 +433,13 @@ impl DynamoPayments {
                 .set_expression_attribute_values(Some(values.clone()))
                 .send()
                 .await?;
+            evaluated += usize::try_from(output.scanned_count).unwrap_or(bite);
             for item in output.items.unwrap_or_default() {
                 let item: PaymentItem = serde_dynamo::from_item(item)?;
                 found.push(item.payment);
             }
             start = output.last_evaluated_key;
-            if found.len() > limit || start.is_none() {
+            if found.len() > limit || start.is_none() || evaluated >= budget {
                 break;
             }
         }
@@ -413,8 +450,21 @@ impl DynamoPayments {
                 id: p.id.to_string(),
             })
         } else {
-            None
+            // The budget ran out before the page filled: resume after the last item read,
+            // which the filter may have dropped (so the page can be short, even empty).
+            start.as_ref().and_then(position_of_key)
         };
         Ok((found, next))
     }
+}
+
+/// The listing position of a `by_merchant` / `by_account` key (its `otime`,
+/// `<13-digit created_at>#<id>`).
+fn position_of_key(key: &HashMap<String, AttributeValue>) -> Option<Position> {
+    let otime = key.get(attr::OTIME)?.as_s().ok()?;
+    let (millis, id) = otime.split_once('#')?;
+    Some(Position {
+        created_at: crate::domain::Timestamp::from_millis(millis.parse().ok()?),
+        id: id.to_owned(),
+    })
 }

@@ -3,10 +3,13 @@
 //! ```text
 //! accounts seed --config stage.yaml --count 500 [--seed 1]   accounts 1..=500, existing ones kept
 //! accounts get  --config stage.yaml --id 42
+//! accounts backfill-links --config transactions.yaml          links of the payments stored before links
 //! ```
 //!
 //! The config file is the generator's (endpoint, region, credentials), with `table` naming the
-//! accounts table (the stack's `AccountsTableName` output). Seeded accounts get a made-up
+//! accounts table (the stack's `AccountsTableName` output); for `backfill-links`, the
+//! transactions table (`TransactionsTableName`), which holds the account–merchant links
+//! (docs/deployment.md, "Account–merchant links"). Seeded accounts get a made-up
 //! e-mail address and birth date (repeatable with `--seed`). Exit status: 0 done, 1 the
 //! operation failed, 2 bad arguments or config.
 
@@ -16,6 +19,7 @@ use fake::faker::internet::en::SafeEmail;
 use payrail_shared::accounts::{Account, DynamoAccounts};
 use payrail_shared::domain::{AccountId, Clock, Day, SystemClock};
 use payrail_tools::generator::{Config, client, error_chain};
+use payrail_tools::links::backfill_links;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::path::PathBuf;
@@ -45,6 +49,12 @@ enum Command {
         config: PathBuf,
         #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
         id: u64,
+    },
+    /// Writes the account–merchant link of every (account, merchant) holding a payment, dated
+    /// with its newest completed payment. Idempotent.
+    BackfillLinks {
+        #[arg(long, value_name = "FILE.yaml")]
+        config: PathBuf,
     },
 }
 
@@ -114,6 +124,16 @@ async fn run(command: Command) -> Result<(), Failure> {
                 ),
                 None => return Err((1, format!("no account {id}"))),
             }
+        }
+        Command::BackfillLinks { config } => {
+            let config = Config::load(&config).map_err(|e| (2, e.to_string()))?;
+            let done = backfill_links(&client(&config).await, &config.table)
+                .await
+                .map_err(|e| failed(&e))?;
+            println!(
+                "{} payments read ({} without an owner), {} account–merchant links written",
+                done.payments, done.unowned, done.links
+            );
         }
     }
     Ok(())

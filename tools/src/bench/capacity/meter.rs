@@ -53,6 +53,8 @@ pub struct Tally {
     pub failed: u64,
     /// Answered calls without ConsumedCapacity although it was asked for: a broken meter.
     pub unreported: u64,
+    /// Items Query and Scan answers say they read (their `ScannedCount`, before any filter).
+    pub scanned: u64,
 }
 
 impl Tally {
@@ -117,6 +119,7 @@ impl Tally {
         }
         self.failed += other.failed;
         self.unreported += other.unreported;
+        self.scanned += other.scanned;
     }
 }
 
@@ -242,6 +245,15 @@ impl Intercept for CapacityMeter {
                         TransactGetItemsOutput, BatchGetItemOutput,
                 );
                 tally.add(operation.name, operation.kind, &reported);
+                let scanned = match (
+                    output.downcast_ref::<QueryOutput>(),
+                    output.downcast_ref::<ScanOutput>(),
+                ) {
+                    (Some(query), _) => query.scanned_count,
+                    (_, Some(scan)) => scan.scanned_count,
+                    _ => 0,
+                };
+                tally.scanned += u64::try_from(scanned).unwrap_or(0);
             }
             Err(_) => tally.failed += 1,
         }
