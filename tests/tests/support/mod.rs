@@ -5,6 +5,7 @@
 pub mod api;
 pub mod card_scan;
 pub mod faults;
+pub mod function;
 pub mod payments;
 pub mod simulator;
 pub mod stream;
