@@ -53,6 +53,10 @@ STACK_CONTROL_DIR="$STACK_LOG_DIR/control"
 STACK_PGIDS=()
 STACK_NAMES=()
 
+# The functions (and the tests that start their binaries) run in the local stack: plain-http
+# GATEWAY_URL / LOG_URL (the simulator) are allowed only with this (shared/src/config.rs).
+export PAYRAIL_LOCAL_STACK=1
+
 # Dummy credentials: the local stack must never reach a real AWS account.
 export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local
 export AWS_REGION="${AWS_REGION:-eu-west-1}"

@@ -16,6 +16,53 @@ pub fn required_env(name: &'static str) -> Result<String, MissingVar> {
     std::env::var(name).map_err(|_| MissingVar { name })
 }
 
+/// Set to `1` by the local stack (infra/local/stack.sh) and by nothing else; template.yaml never
+/// declares it. It allows plain-http third-party URLs: the local gateway and log simulator
+/// speaks http on 127.0.0.1.
+pub const LOCAL_STACK_VAR: &str = "PAYRAIL_LOCAL_STACK";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceUrlError {
+    #[error(transparent)]
+    Missing(#[from] MissingVar),
+    #[error(
+        "environment variable {name} must be an https:// URL (payment data travels in its \
+         requests), not a {scheme:?} one; plain http is for the local stack only \
+         ({LOCAL_STACK_VAR}=1)"
+    )]
+    NotHttps { name: &'static str, scheme: String },
+}
+
+/// Whether this process runs in the local stack ([`LOCAL_STACK_VAR`]).
+pub fn local_stack() -> bool {
+    std::env::var(LOCAL_STACK_VAR).is_ok_and(|v| v == "1")
+}
+
+/// A third party's base URL (`GATEWAY_URL`, `LOG_URL`), read at cold start: required, and https
+/// unless the local stack runs, so that a stage configured with an http URL fails at once
+/// rather than sending card numbers in clear.
+pub fn service_url(name: &'static str) -> Result<String, ServiceUrlError> {
+    check_service_url(name, required_env(name)?, local_stack())
+}
+
+/// [`service_url`]'s rule on a value. The error names the scheme, not the URL (it may hold
+/// credentials).
+pub fn check_service_url(
+    name: &'static str,
+    value: String,
+    local: bool,
+) -> Result<String, ServiceUrlError> {
+    let scheme = value
+        .split_once("://")
+        .map_or("", |(scheme, _)| scheme)
+        .to_ascii_lowercase();
+    if scheme == "https" || local {
+        Ok(value)
+    } else {
+        Err(ServiceUrlError::NotHttps { name, scheme })
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("environment variable {name} must be an integer from {min} to {max}, not {value:?}")]
 pub struct BadNumber {
@@ -94,6 +141,32 @@ fn aws_https_client() -> SharedHttpClient {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_service_url_must_be_https_outside_the_local_stack() {
+        let checked = |value: &str, local| check_service_url("GATEWAY_URL", value.into(), local);
+        assert!(checked("https://gateway.example.com", false).is_ok());
+        assert!(checked("HTTPS://gateway.example.com/v1", false).is_ok());
+        for value in [
+            "http://gateway.example.com",
+            "http://127.0.0.1:9090",
+            "gateway.example",
+            "",
+        ] {
+            let err = checked(value, false).err().map(|e| e.to_string());
+            assert!(
+                err.as_deref()
+                    .is_some_and(|e| e.contains("GATEWAY_URL") && e.contains("https")),
+                "{value}: {err:?}"
+            );
+        }
+        assert!(checked("http://127.0.0.1:9090", true).is_ok());
+        let err = checked("http://user:secret@gw.example", false)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(!err.contains("secret"), "{err}");
+    }
 
     #[test]
     fn the_trust_store_holds_the_five_amazon_trust_services_roots() {

@@ -60,6 +60,69 @@ fn is_separator(c: Option<&char>) -> bool {
     matches!(c, Some(' ' | '-'))
 }
 
+/// Fewest characters in a word that [`scrub_tokens`] takes for a token.
+pub const MIN_TOKEN_CHARS: usize = 20;
+
+/// Replaces every token-like word with [`REDACTED`]: a run of at least [`MIN_TOKEN_CHARS`]
+/// letters, digits, `_`, `-`, `+`, `/` or `=` that holds both a letter and a digit (wallet and
+/// network tokens, API keys, sealed values, base64). Words of prose never hold digits; ids such
+/// as UUIDs are scrubbed too, which costs nothing where this is used (a gateway's free text:
+/// the payment id travels in its own field).
+pub fn scrub_tokens(text: &str) -> String {
+    let is_token_char =
+        |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '+' | '/' | '=');
+    let mut out = String::with_capacity(text.len());
+    let mut word = String::new();
+    let flush = |word: &mut String, out: &mut String| {
+        let token = word.chars().count() >= MIN_TOKEN_CHARS
+            && word.chars().any(|c| c.is_ascii_digit())
+            && word.chars().any(|c| c.is_ascii_alphabetic());
+        out.push_str(if token { REDACTED } else { word });
+        word.clear();
+    };
+    for c in text.chars() {
+        if is_token_char(c) {
+            word.push(c);
+        } else {
+            flush(&mut word, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut word, &mut out);
+    out
+}
+
+/// Text from a third party that may echo what payrail sent it: every occurrence of each of
+/// `sent` (the card number or wallet token of the request, compared ignoring ASCII case)
+/// replaced with [`REDACTED`], then token-like words ([`scrub_tokens`]). Card-like digits are
+/// left to [`short_text`] / [`scrub_card_numbers`]. Secrets shorter than 4 characters are not
+/// searched for: they would match ordinary words.
+pub fn scrub_secrets(text: &str, sent: &[&str]) -> String {
+    let mut out = text.to_owned();
+    let mut sent: Vec<&str> = sent.iter().copied().filter(|s| s.len() >= 4).collect();
+    // Longest first, so that a secret inside another is not left half-replaced.
+    sent.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    for secret in sent {
+        out = replace_ignoring_case(&out, secret);
+    }
+    scrub_tokens(&out)
+}
+
+fn replace_ignoring_case(text: &str, secret: &str) -> String {
+    let lower = text.to_ascii_lowercase();
+    let needle = secret.to_ascii_lowercase();
+    let mut out = String::with_capacity(text.len());
+    let mut rest = 0;
+    // ASCII lowering keeps byte offsets, so positions in `lower` are positions in `text`.
+    while let Some(found) = lower.get(rest..).and_then(|l| l.find(&needle)) {
+        out.push_str(text.get(rest..rest + found).unwrap_or_default());
+        out.push_str(REDACTED);
+        rest += found + needle.len();
+    }
+    out.push_str(text.get(rest..).unwrap_or_default());
+    out
+}
+
 /// `text` scrubbed, with runs of whitespace collapsed, cut to at most `max_chars` characters
 /// (an ellipsis marks a cut): fit for a log line or a stored failure message.
 pub fn short_text(text: &str, max_chars: usize) -> String {
@@ -129,6 +192,24 @@ mod tests {
         assert_eq!(short_text("  a \n\t b  ", 10), "a b");
         assert_eq!(short_text("abcdefghij", 5), "abcd…");
         assert_eq!(short_text("pan 4111111111111111", 100), "pan [redacted]");
+    }
+
+    #[test]
+    fn scrubs_the_sent_wallet_token_and_token_like_words_but_keeps_prose() {
+        let token = "wtk_9f8e7d6c5b4a";
+        let echoed = format!("wallet token {token} refused; WTK_9F8E7D6C5B4A again");
+        assert_eq!(
+            scrub_secrets(&echoed, &[token]),
+            "wallet token [redacted] refused; [redacted] again"
+        );
+        assert_eq!(
+            scrub_secrets("network token tok_1a2b3c4d5e6f7g8h9i0j expired", &[]),
+            "network token [redacted] expired"
+        );
+        let prose = "the issuer declined the transaction: insufficient_funds_for_this_amount";
+        assert_eq!(scrub_secrets(prose, &[]), prose);
+        assert_eq!(scrub_secrets("code 42 of 503", &["42"]), "code 42 of 503");
+        assert_eq!(scrub_secrets("", &[token]), "");
     }
 
     fn grouped(digits: &str, separators: &[u8]) -> String {

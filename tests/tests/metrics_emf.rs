@@ -6,12 +6,10 @@
 
 mod support;
 
-use payrail_tools::runtime_api::RuntimeApi;
 use serde_json::{Value, json};
 use std::collections::HashMap;
-use std::process::Stdio;
 use support::TestResult;
-use tokio::io::AsyncReadExt;
+use support::function::Function;
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
@@ -19,62 +17,6 @@ type Error = Box<dyn std::error::Error + Send + Sync>;
 const STAGE: &str = "metrics-test";
 /// The sample card of events/payments-create.json; no output line may hold it.
 const CARD: &str = "4111111111111111";
-
-/// A function's binary running as Lambda runs it, its stdout kept.
-struct Function {
-    api: RuntimeApi,
-    child: tokio::process::Child,
-    stdout: tokio::task::JoinHandle<std::io::Result<String>>,
-}
-
-impl Function {
-    async fn start(binary: &str) -> Result<Function, Error> {
-        let api = RuntimeApi::serve(format!(
-            "arn:aws:lambda:eu-west-1:123456789012:function:payrail-{STAGE}-{binary}"
-        ))
-        .await?;
-        let target = std::env::var("CARGO_TARGET_DIR")
-            .map(std::path::PathBuf::from)
-            .unwrap_or_else(|_| support::repo_root().join("target"));
-        let mut child = tokio::process::Command::new(target.join("debug").join(binary))
-            .env("AWS_LAMBDA_RUNTIME_API", api.address().to_string())
-            .env(
-                "AWS_LAMBDA_FUNCTION_NAME",
-                format!("payrail-{STAGE}-{binary}"),
-            )
-            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
-            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-            .env("STAGE", STAGE)
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()?;
-        let mut pipe = child.stdout.take().ok_or("no stdout")?;
-        let stdout = tokio::spawn(async move {
-            let mut text = String::new();
-            pipe.read_to_string(&mut text).await?;
-            Ok(text)
-        });
-        Ok(Function { api, child, stdout })
-    }
-
-    /// The function's answer to `event`, or `{"invocation_error": ...}` when it posted an error.
-    async fn invoke(&self, id: &str, event: Value) -> Result<Value, Error> {
-        let answered = self.api.invoke(id, serde_json::to_vec(&event)?.into());
-        let answer = tokio::time::timeout(std::time::Duration::from_secs(120), answered).await??;
-        if answer.error {
-            let text = String::from_utf8_lossy(&answer.body).into_owned();
-            return Ok(json!({ "invocation_error": text }));
-        }
-        Ok(serde_json::from_slice(&answer.body).unwrap_or(Value::Null))
-    }
-
-    async fn stop(mut self) -> Result<String, Error> {
-        self.child.kill().await?;
-        Ok(self.stdout.await??)
-    }
-}
 
 fn emf_documents(output: &str) -> Result<Vec<Value>, Error> {
     let mut documents = Vec::new();
@@ -149,7 +91,7 @@ async fn payments_create_emits_its_cold_start_and_each_status_it_reaches_once() 
     if support::service("PAYRAIL_LAMBDA_URL").is_none() {
         return Ok(());
     }
-    let function = Function::start("payments-create").await?;
+    let function = Function::start(STAGE, "payments-create", &[]).await?;
     let key = format!("metrics-{}", uuid::Uuid::new_v4());
     let (offline, replay, online) = ("req-offline", "req-replay", "req-online");
 
@@ -218,7 +160,7 @@ async fn the_validator_emits_the_gateway_call_and_the_statuses_it_wrote() -> Tes
     batch["Records"][0]["body"] = json!(body.to_string());
     let upstream_card = body["credit_card"].as_str().unwrap_or_default().to_owned();
 
-    let function = Function::start("validator").await?;
+    let function = Function::start(STAGE, "validator", &[]).await?;
     let answer = function.invoke("req-batch", batch).await?;
     let output = function.stop().await?;
     assert!(

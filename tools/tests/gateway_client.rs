@@ -36,7 +36,9 @@ fn charge(amount: u64) -> Result<ChargeRequest, Box<dyn std::error::Error>> {
 
 fn transient_kind(outcome: &ChargeOutcome) -> Option<TransientKind> {
     match outcome {
-        ChargeOutcome::Transient(failure) => Some(failure.kind),
+        ChargeOutcome::Transient(failure) | ChargeOutcome::Unanswered(failure) => {
+            Some(failure.kind)
+        }
         ChargeOutcome::Approved | ChargeOutcome::Declined(_) => None,
     }
 }
@@ -44,7 +46,7 @@ fn transient_kind(outcome: &ChargeOutcome) -> Option<TransientKind> {
 /// Nothing a caller could print or log about an outcome shows the card number.
 fn assert_no_card_number(outcome: &ChargeOutcome, payment_id: PaymentId) {
     let mut printed = format!("{outcome:?}");
-    if let ChargeOutcome::Transient(failure) = outcome {
+    if let ChargeOutcome::Transient(failure) | ChargeOutcome::Unanswered(failure) = outcome {
         printed.push_str(&failure.to_string());
     }
     if let Some(entry) = outcome.log_entry(payment_id) {
@@ -120,7 +122,7 @@ async fn each_failure_kind_is_transient_with_its_kind_and_charges_nothing() -> T
         (FailureKind::ServerError, TransientKind::ServerError(503)),
         (FailureKind::Throttle, TransientKind::Throttled),
         (FailureKind::Timeout, TransientKind::Timeout),
-        (FailureKind::Reset, TransientKind::Connection),
+        (FailureKind::Reset, TransientKind::Reset),
     ];
     for (failure, expected) in cases {
         sim.set(&always(failure, 3_000)).await?;
@@ -148,17 +150,51 @@ async fn each_failure_kind_is_transient_with_its_kind_and_charges_nothing() -> T
     Ok(())
 }
 
+/// The simulator charges, then times out or drops the connection: the client cannot know it
+/// charged, and says so (`Unanswered`); the re-send is answered from the gateway's record.
 #[tokio::test]
-async fn a_refused_connection_is_transient() -> TestResult {
+async fn a_charge_lost_after_the_request_is_unanswered_and_its_retry_is_not_charged_again()
+-> TestResult {
+    let sim = Sim::start(Behaviour::default()).await?;
+    let gateway = client(&sim)?;
+    for (failure, expected) in [
+        (FailureKind::ChargedTimeout, TransientKind::Timeout),
+        (FailureKind::ChargedReset, TransientKind::Reset),
+    ] {
+        let request = charge(700)?;
+        sim.set(&always(failure, 3_000)).await?;
+        let outcome = gateway.charge(&request).await;
+        assert!(
+            matches!(&outcome, ChargeOutcome::Unanswered(f) if f.kind == expected),
+            "{failure:?}: {outcome:?}"
+        );
+        assert_no_card_number(&outcome, request.payment_id);
+        let mine = |sim: &Sim| {
+            sim.charges()
+                .into_iter()
+                .find(|c| c.payment_id == request.payment_id.to_string())
+                .map(|c| (c.outcome, c.attempts, c.duplicates))
+        };
+        assert_eq!(mine(&sim), Some((Outcome::Succeeded, 1, 0)), "{failure:?}");
+
+        sim.set(&Behaviour::default()).await?;
+        assert_eq!(gateway.charge(&request).await, ChargeOutcome::Approved);
+        assert_eq!(mine(&sim), Some((Outcome::Succeeded, 2, 1)), "{failure:?}");
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_refused_connection_is_transient_and_not_unanswered() -> TestResult {
     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
     let url = format!("http://{}", listener.local_addr()?);
     drop(listener);
     let gateway = GatewayClient::new(&url, Timeouts::DEFAULT)?;
     let request = charge(100)?;
     let outcome = gateway.charge(&request).await;
-    assert_eq!(transient_kind(&outcome), Some(TransientKind::Connection));
+    assert_eq!(transient_kind(&outcome), Some(TransientKind::NotSent));
     let ChargeOutcome::Transient(failure) = &outcome else {
-        unreachable!("checked above")
+        unreachable!("nothing was sent: not unanswered, {outcome:?}")
     };
     assert!(!failure.detail.contains(&url), "no URL: {}", failure.detail);
     assert_no_card_number(&outcome, request.payment_id);
@@ -238,5 +274,50 @@ async fn refunds_are_refunded_deduplicated_or_rejected() -> TestResult {
     sim.set(&always(FailureKind::Throttle, 0)).await?;
     let throttled = gateway.refund(&refund(100, paid.payment_id)?).await;
     assert!(!throttled.is_final(), "{throttled:?}");
+    Ok(())
+}
+
+/// A gateway that echoes a wallet token in its error: the token must not come back out.
+#[tokio::test]
+async fn a_gateway_echoing_the_wallet_token_cannot_leak_it() -> TestResult {
+    const TOKEN: &str = "wtk_live_Qm9vayBvZiBCYW5r";
+    let echo = axum::Router::new().route(
+        "/payment",
+        axum::routing::post(|body: String| async move {
+            let token: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+            let token = token["credit_card"].as_str().unwrap_or_default().to_owned();
+            (
+                axum::http::StatusCode::PAYMENT_REQUIRED,
+                axum::Json(serde_json::json!({"reason": format!("token {token} is revoked")})),
+            )
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    tokio::spawn(async move { axum::serve(listener, echo).await });
+    let request = ChargeRequest {
+        credit_card: payrail_shared::gateway::Charged::Wallet(
+            payrail_shared::payments::request::WalletToken::new(TOKEN.to_owned()),
+        ),
+        ..charge(100)?
+    };
+    let outcome = GatewayClient::new(&url, Timeouts::DEFAULT)?
+        .charge(&request)
+        .await;
+    let ChargeOutcome::Declined(rejection) = &outcome else {
+        unreachable!("402 is a decline: {outcome:?}")
+    };
+    assert_eq!(
+        rejection.reason.as_deref(),
+        Some("token [redacted] is revoked")
+    );
+    let mut printed = format!("{outcome:?}");
+    if let Some(entry) = outcome.log_entry(request.payment_id) {
+        printed.push_str(entry.error_description());
+    }
+    if let Some(failure) = outcome.failure() {
+        printed.push_str(&failure.message);
+    }
+    assert!(!printed.contains(TOKEN), "{printed}");
     Ok(())
 }

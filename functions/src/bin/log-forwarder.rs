@@ -16,7 +16,7 @@ async fn main() -> Result<(), Error> {
     telemetry::init();
     let metrics = telemetry::metrics(env!("CARGO_BIN_NAME"))?;
     init.done("telemetry");
-    let log_url = config::required_env("LOG_URL")?;
+    let log_url = config::service_url("LOG_URL")?;
     let queue_url = config::required_env("LOG_QUEUE_URL")?;
     let max_receive_count = config::env_u64("LOG_MAX_RECEIVE_COUNT", 10, 1, 1000)?;
     let sdk = config::aws().await;

@@ -21,7 +21,7 @@ async fn main() -> Result<(), Error> {
     init.done("telemetry");
     let table = config::required_env("TRANSACTIONS_TABLE")?;
     let online_queue = config::required_env("ONLINE_QUEUE_URL")?;
-    let gateway_url = config::required_env("GATEWAY_URL")?;
+    let gateway_url = config::service_url("GATEWAY_URL")?;
     let timeouts = Timeouts::from_env("GATEWAY_CONNECT_TIMEOUT_MS", "GATEWAY_TIMEOUT_MS")?;
     let delay = config::env_u64("REFUND_COMPLETION_DELAY_SECONDS", 60, 1, 900)?;
     let sdk = config::aws().await;

@@ -24,7 +24,7 @@ async fn main() -> Result<(), Error> {
     let accounts_table = config::required_env("ACCOUNTS_TABLE")?;
     let queue_url = config::required_env("ONLINE_QUEUE_URL")?;
     let log_queue = config::required_env("LOG_QUEUE_URL")?;
-    let gateway_url = config::required_env("GATEWAY_URL")?;
+    let gateway_url = config::service_url("GATEWAY_URL")?;
     let max_receive_count = config::env_u64("MAX_RECEIVE_COUNT", 5, 1, 1000)?;
     let sdk = config::aws().await;
     init.done("aws_config");

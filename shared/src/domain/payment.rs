@@ -57,6 +57,12 @@ pub enum FailureKind {
 pub struct Failure {
     pub error_type: FailureKind,
     pub message: String,
+    /// On a payment kept `pending` because the gateway may have charged it (a charge sent and
+    /// never answered, on its message's last delivery): when that first happened. The
+    /// reconciler re-sends the payment until an answer comes or this is older than its
+    /// deadline (docs/design.md, "Unanswered charges").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unanswered_since: Option<Timestamp>,
 }
 
 /// One payment. Holds no full card number and no CVC: `card` is a [`CardSummary`].

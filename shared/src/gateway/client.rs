@@ -1,7 +1,7 @@
 //! The HTTP calls to the payment gateway: `POST {GATEWAY_URL}/payment` and `/refund`.
 
 use super::outcome::{
-    ChargeOutcome, RefundOutcome, TransientFailure, TransientKind, Verdict, classify,
+    ChargeOutcome, RefundOutcome, TransientFailure, TransientKind, Verdict, classify_sent,
 };
 use crate::domain::card::CardNumber;
 use crate::domain::ids::{AccountId, PaymentId};
@@ -108,7 +108,9 @@ impl GatewayClient {
     #[must_use]
     pub async fn charge(&self, request: &ChargeRequest) -> ChargeOutcome {
         let started = Instant::now();
-        let verdict = self.post(&self.payment_url, &request.body()).await;
+        // The reply may echo the card number or wallet token: it is scrubbed from the reason.
+        let sent = [request.credit_card.expose()];
+        let verdict = self.post(&self.payment_url, &request.body(), &sent).await;
         record::gateway_call(GatewayOperation::Charge, &verdict, started.elapsed());
         let outcome = ChargeOutcome::from(verdict);
         tracing::info!(outcome = ?outcome, elapsed_ms = started.elapsed().as_millis(), "gateway charge");
@@ -120,33 +122,40 @@ impl GatewayClient {
     #[must_use]
     pub async fn refund(&self, request: &RefundRequest) -> RefundOutcome {
         let started = Instant::now();
-        let verdict = self.post(&self.refund_url, request).await;
+        let verdict = self.post(&self.refund_url, request, &[]).await;
         record::gateway_call(GatewayOperation::Refund, &verdict, started.elapsed());
         let outcome = RefundOutcome::from(verdict);
         tracing::info!(outcome = ?outcome, elapsed_ms = started.elapsed().as_millis(), "gateway refund");
         outcome
     }
 
-    async fn post(&self, url: &Url, body: &impl Serialize) -> Verdict {
+    async fn post(&self, url: &Url, body: &impl Serialize, secrets: &[&str]) -> Verdict {
         let sent = self.http.post(url.clone()).json(body).send().await;
         match sent {
             Ok(response) => {
                 let status = response.status().as_u16();
-                classify(status, &read_capped(response, BODY_LIMIT).await)
+                classify_sent(status, &read_capped(response, BODY_LIMIT).await, secrets)
             }
             Err(err) => Verdict::Transient(self.transport_failure(err)),
         }
     }
 
-    /// A call that got no answer: a timeout, or a connection refused, reset or closed early.
-    /// Anything else reqwest can report here (a broken body, a protocol error) is treated as a
-    /// connection failure too: retrying is safe because the gateway deduplicates.
+    /// A call that got no answer, told apart by whether the request had left: a connection
+    /// that could not be opened (refused, DNS, TLS, the connect timeout: reqwest's `is_connect`)
+    /// sent nothing; after that, a timeout or anything else (a reset, a connection closed
+    /// before the answer, a broken answer) may have reached a gateway that acted on it.
+    /// Retrying is safe in every case: the gateway deduplicates on `payment_id`.
     fn transport_failure(&self, err: reqwest::Error) -> TransientFailure {
-        if err.is_timeout() {
+        if err.is_connect() {
+            TransientFailure {
+                kind: TransientKind::NotSent,
+                detail: describe(err),
+            }
+        } else if err.is_timeout() {
             TransientFailure::timeout(self.timeouts)
         } else {
             TransientFailure {
-                kind: TransientKind::Connection,
+                kind: TransientKind::Reset,
                 detail: describe(err),
             }
         }

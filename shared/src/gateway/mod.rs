@@ -8,5 +8,5 @@ pub use crate::outbound::{ClientConfigError, Timeouts};
 pub use client::{ChargeRequest, Charged, GatewayClient, RefundRequest};
 pub use outcome::{
     ChargeOutcome, MAX_REASON, RefundOutcome, Rejection, TransientFailure, TransientKind, Verdict,
-    classify,
+    classify, classify_sent,
 };

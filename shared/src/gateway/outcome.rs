@@ -1,11 +1,15 @@
 //! What a gateway call came to (SPEC §5), decided by one pure function, [`classify`]:
 //! 2xx accepted; 4xx other than 408 and 429 refused for good; everything else transient.
+//! A call that got no answer says whether the request had left ([`TransientKind::Timeout`],
+//! [`TransientKind::Reset`]: the gateway may have acted on it) or not
+//! ([`TransientKind::NotSent`]: it cannot have), and a charge keeps that apart as
+//! [`ChargeOutcome::Unanswered`], which the validator never turns into `failed`.
 
 use crate::domain::ids::PaymentId;
 use crate::domain::payment::{Failure, FailureKind, PaymentStatus};
 use crate::logservice::{ErrorType, LogEntry};
 use crate::outbound::Timeouts;
-use crate::redact::short_text;
+use crate::redact::{scrub_secrets, short_text};
 use std::fmt;
 
 /// Longest reason kept from a gateway's answer.
@@ -37,13 +41,32 @@ pub enum TransientKind {
     Throttled,
     /// 408 Request Timeout.
     RequestTimeout,
-    /// No answer within the client's timeout (connecting or waiting).
+    /// The connection could not be opened (refused, no route, DNS, TLS, the connect timeout):
+    /// the request never left, so the gateway cannot have acted on it.
+    NotSent,
+    /// The request was sent and no answer came within the client's timeout: the gateway may
+    /// have acted on it.
     Timeout,
-    /// The connection was refused, reset or closed before an answer.
-    Connection,
+    /// The request was sent and the connection was reset or closed before an answer (or the
+    /// answer broke off): the gateway may have acted on it.
+    Reset,
     /// An answer SPEC §5 does not classify (1xx, 3xx): retried, so that a misconfigured URL
     /// ends in the dead-letter queue rather than declining a customer's payment.
     Unexpected(u16),
+}
+
+impl TransientKind {
+    /// The request reached the gateway and no answer came back: it may have charged.
+    pub fn is_unanswered(self) -> bool {
+        match self {
+            TransientKind::Timeout | TransientKind::Reset => true,
+            TransientKind::ServerError(_)
+            | TransientKind::Throttled
+            | TransientKind::RequestTimeout
+            | TransientKind::NotSent
+            | TransientKind::Unexpected(_) => false,
+        }
+    }
 }
 
 /// A transient failure, with a short scrubbed detail for logs.
@@ -72,8 +95,9 @@ impl fmt::Display for TransientFailure {
             TransientKind::ServerError(status) => format!("answered {status}"),
             TransientKind::Throttled => "throttled the call (429)".to_owned(),
             TransientKind::RequestTimeout => "timed the request out (408)".to_owned(),
+            TransientKind::NotSent => "could not be reached (nothing was sent)".to_owned(),
             TransientKind::Timeout => "did not answer in time".to_owned(),
-            TransientKind::Connection => "could not be reached".to_owned(),
+            TransientKind::Reset => "dropped the connection before answering".to_owned(),
             TransientKind::Unexpected(status) => format!("answered an unexpected {status}"),
         };
         if self.detail.is_empty() {
@@ -94,10 +118,17 @@ pub enum Verdict {
 
 /// Classifies an answer by its status; `body` (any prefix of it) only supplies the reason.
 pub fn classify(status: u16, body: &[u8]) -> Verdict {
+    classify_sent(status, body, &[])
+}
+
+/// [`classify`], with `sent`, the secrets the request carried (the card number or wallet
+/// token), removed from the reason wherever the body echoes them.
+pub fn classify_sent(status: u16, body: &[u8], sent: &[&str]) -> Verdict {
+    let reason = || reason(body, sent);
     let transient = |kind| {
         Verdict::Transient(TransientFailure {
             kind,
-            detail: reason(body).unwrap_or_default(),
+            detail: reason().unwrap_or_default(),
         })
     };
     match status {
@@ -106,7 +137,7 @@ pub fn classify(status: u16, body: &[u8]) -> Verdict {
         429 => transient(TransientKind::Throttled),
         400..=499 => Verdict::Refused(Rejection {
             status,
-            reason: reason(body),
+            reason: reason(),
         }),
         500..=599 => transient(TransientKind::ServerError(status)),
         _ => transient(TransientKind::Unexpected(status)),
@@ -114,8 +145,9 @@ pub fn classify(status: u16, body: &[u8]) -> Verdict {
 }
 
 /// The first of `reason`, `error`, `message`, `detail`, `title` in a JSON object body, else a
-/// plain-text body; scrubbed and cut to [`MAX_REASON`].
-fn reason(body: &[u8]) -> Option<String> {
+/// plain-text body; scrubbed (of `sent`, card-like digits and token-like words) and cut to
+/// [`MAX_REASON`].
+fn reason(body: &[u8], sent: &[&str]) -> Option<String> {
     let text = match serde_json::from_slice::<serde_json::Value>(body) {
         Ok(serde_json::Value::Object(map)) => ["reason", "error", "message", "detail", "title"]
             .iter()
@@ -124,6 +156,7 @@ fn reason(body: &[u8]) -> Option<String> {
         Ok(_) => return None,
         Err(_) => String::from_utf8_lossy(body).into_owned(),
     };
+    let text = scrub_secrets(&text, sent);
     Some(short_text(&text, MAX_REASON)).filter(|r| !r.is_empty())
 }
 
@@ -135,8 +168,13 @@ pub enum ChargeOutcome {
     /// A final 4xx → `declined`.
     Declined(Rejection),
     /// Retry later (the message goes back to the queue); the gateway deduplicates on
-    /// `payment_id`, so a retry never charges twice.
+    /// `payment_id`, so a retry never charges twice. The gateway answered without deciding
+    /// (5xx, 408, 429, 1xx/3xx), or the request never left ([`TransientKind::NotSent`]).
     Transient(TransientFailure),
+    /// The request was sent and no answer came (a timeout, a reset): the gateway may have
+    /// charged. Retried like a transient failure, but never made `failed` by running out of
+    /// deliveries: only an answer or the reconciler's deadline ends it.
+    Unanswered(TransientFailure),
 }
 
 impl From<Verdict> for ChargeOutcome {
@@ -144,6 +182,9 @@ impl From<Verdict> for ChargeOutcome {
         match verdict {
             Verdict::Accepted => ChargeOutcome::Approved,
             Verdict::Refused(rejection) => ChargeOutcome::Declined(rejection),
+            Verdict::Transient(failure) if failure.kind.is_unanswered() => {
+                ChargeOutcome::Unanswered(failure)
+            }
             Verdict::Transient(failure) => ChargeOutcome::Transient(failure),
         }
     }
@@ -154,7 +195,7 @@ impl ChargeOutcome {
     pub fn is_final(&self) -> bool {
         match self {
             ChargeOutcome::Approved | ChargeOutcome::Declined(_) => true,
-            ChargeOutcome::Transient(_) => false,
+            ChargeOutcome::Transient(_) | ChargeOutcome::Unanswered(_) => false,
         }
     }
 
@@ -163,7 +204,7 @@ impl ChargeOutcome {
         match self {
             ChargeOutcome::Approved => Some(PaymentStatus::Succeeded),
             ChargeOutcome::Declined(_) => Some(PaymentStatus::Declined),
-            ChargeOutcome::Transient(_) => None,
+            ChargeOutcome::Transient(_) | ChargeOutcome::Unanswered(_) => None,
         }
     }
 
@@ -172,7 +213,9 @@ impl ChargeOutcome {
         match self {
             ChargeOutcome::Approved => None,
             ChargeOutcome::Declined(_) => Some(FailureKind::Declined),
-            ChargeOutcome::Transient(_) => Some(FailureKind::Network),
+            ChargeOutcome::Transient(_) | ChargeOutcome::Unanswered(_) => {
+                Some(FailureKind::Network)
+            }
         }
     }
 
@@ -181,6 +224,7 @@ impl ChargeOutcome {
         Some(Failure {
             error_type: self.failure_kind()?,
             message: self.description()?,
+            unanswered_since: None,
         })
     }
 
@@ -202,6 +246,9 @@ impl ChargeOutcome {
                 Some(format!("the gateway declined the payment ({rejection})"))
             }
             ChargeOutcome::Transient(failure) => Some(failure.to_string()),
+            ChargeOutcome::Unanswered(failure) => {
+                Some(format!("{failure} (the gateway may have charged)"))
+            }
         }
     }
 }
@@ -369,6 +416,66 @@ mod tests {
             unavailable.log_entry(id).map(|e| e.error_type()),
             Some(ErrorType::Network)
         );
+    }
+
+    fn failed(kind: TransientKind) -> Verdict {
+        Verdict::Transient(TransientFailure {
+            kind,
+            detail: String::new(),
+        })
+    }
+
+    #[test]
+    fn a_charge_sent_without_an_answer_is_unanswered_and_one_never_sent_is_transient() {
+        for kind in [TransientKind::Timeout, TransientKind::Reset] {
+            let outcome = ChargeOutcome::from(failed(kind));
+            assert!(
+                matches!(outcome, ChargeOutcome::Unanswered(_)),
+                "{kind:?}: {outcome:?}"
+            );
+            assert!(!outcome.is_final());
+            assert_eq!(outcome.status(), None);
+            assert_eq!(outcome.failure_kind(), Some(FailureKind::Network));
+            assert_eq!(
+                outcome.log_entry(PaymentId::new()).map(|e| e.error_type()),
+                Some(ErrorType::Network)
+            );
+        }
+        for kind in [
+            TransientKind::NotSent,
+            TransientKind::ServerError(503),
+            TransientKind::Throttled,
+            TransientKind::RequestTimeout,
+            TransientKind::Unexpected(302),
+        ] {
+            let outcome = ChargeOutcome::from(failed(kind));
+            assert!(
+                matches!(outcome, ChargeOutcome::Transient(_)),
+                "{kind:?}: {outcome:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_reason_echoing_the_wallet_token_or_card_digits_is_scrubbed() {
+        let token = "wtk_live_7a6b5c4d";
+        let body = format!(
+            r#"{{"reason":"token {token} declined; dpan 4000 0012 3456 7899 (not luhn: 1234567890123)"}}"#
+        );
+        let Verdict::Refused(rejection) = classify_sent(402, body.as_bytes(), &[token]) else {
+            unreachable!("402 is a refusal")
+        };
+        let reason = rejection.reason.unwrap_or_default();
+        assert_eq!(
+            reason,
+            "token [redacted] declined; dpan [redacted] (not luhn: [redacted])"
+        );
+        let Verdict::Transient(failure) =
+            classify_sent(503, format!("overloaded for {token}").as_bytes(), &[token])
+        else {
+            unreachable!("503 is transient")
+        };
+        assert_eq!(failure.detail, "overloaded for [redacted]");
     }
 
     #[test]

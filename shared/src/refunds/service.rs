@@ -338,6 +338,7 @@ impl Completion<'_> {
             RefundOutcome::Rejected(rejection) => Some(Failure {
                 error_type: FailureKind::Declined,
                 message: format!("the gateway rejected the refund ({rejection})"),
+                unanswered_since: None,
             }),
             RefundOutcome::Transient(failure) => return Ok(Attempt::Pending(failure)),
         };

@@ -296,6 +296,7 @@ impl DynamoPayments {
         next.failure = Some(Failure {
             error_type: FailureKind::Other,
             message: why.to_owned(),
+            unanswered_since: None,
         });
         match self.update(&stored, &next, None).await {
             Ok(()) | Err(PaymentWriteError::Conflict) => Ok(()),
@@ -312,6 +313,7 @@ impl DynamoPayments {
         failed.failure = Some(Failure {
             error_type: FailureKind::Other,
             message: why.to_owned(),
+            unanswered_since: None,
         });
         let item: HashMap<String, AttributeValue> =
             serde_dynamo::to_item(PaymentItem::stored(failed, 1, None))?;

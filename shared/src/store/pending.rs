@@ -4,8 +4,8 @@
 use super::error::StoreError;
 use super::item::PaymentItem;
 use super::keys::{self, PENDING_SHARDS, attr, index};
-use super::payments::StoredPayment;
-use crate::domain::Timestamp;
+use super::payments::{DynamoPayments, PaymentWriteError, StoredPayment};
+use crate::domain::{Payment, Timestamp};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 use std::future::Future;
@@ -17,6 +17,27 @@ pub trait FindPending: Send + Sync {
         cutoff: Timestamp,
         limit: usize,
     ) -> impl Future<Output = Result<Vec<StoredPayment>, StoreError>> + Send;
+}
+
+/// Writes `failed` (a final payment, no sealed card) over a pending payment as read: the
+/// reconciler giving up on one at its deadline. [`PaymentWriteError::Conflict`] when it changed
+/// since it was read.
+pub trait FailPending: Send + Sync {
+    fn fail(
+        &self,
+        pending: &StoredPayment,
+        failed: &Payment,
+    ) -> impl Future<Output = Result<(), PaymentWriteError>> + Send;
+}
+
+impl FailPending for DynamoPayments {
+    async fn fail(
+        &self,
+        pending: &StoredPayment,
+        failed: &Payment,
+    ) -> Result<(), PaymentWriteError> {
+        self.update(pending, failed, None).await
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -15,6 +15,24 @@ pub const DEFAULT_CURRENCY: &str = "EUR";
 pub const DEFAULT_COUNTRY: &str = "DE";
 pub const DEFAULT_VENDOR: &str = "upstream";
 
+/// Earliest upstream `created_at` taken as given: 2000-01-01T00:00:00Z in unix ms. Anything
+/// earlier is a unit mistake (a time in seconds reads as January 1970) or a zero.
+pub const CREATED_AT_FLOOR_MS: i64 = 946_684_800_000;
+/// How far past payrail's clock an upstream `created_at` may be: the producers' clock skew.
+/// Anything later is a unit mistake (a time in microseconds reads as the year 50 000) and
+/// would push the account's `last_payment_date` so far ahead that no later payment moves it.
+pub const CREATED_AT_SKEW_MS: i64 = 5 * 60 * 1000;
+
+/// The message's `created_at` if it is a plausible unix-ms time (from [`CREATED_AT_FLOOR_MS`]
+/// to `now` + [`CREATED_AT_SKEW_MS`]), else `None`. No unit is guessed: a value off by 1000
+/// one way or the other is not corrected, it is replaced (see [`read`]).
+pub fn plausible_created_at(sent: i64, now: Timestamp) -> Option<Timestamp> {
+    let latest = now.millis().saturating_add(CREATED_AT_SKEW_MS);
+    (CREATED_AT_FLOOR_MS..=latest)
+        .contains(&sent)
+        .then_some(Timestamp::from_millis(sent))
+}
+
 /// A message that can never be processed, however often it is retried.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid stream message: {0}")]
@@ -85,6 +103,21 @@ pub struct Incoming {
     pub charged: Charged,
     /// The sealed form to keep on a pending payment.
     pub sealed: String,
+    /// The message's `created_at` when it was not plausible ([`plausible_created_at`]) and the
+    /// time of reading was taken instead: the consumer reports it.
+    pub implausible_created_at: Option<i64>,
+}
+
+impl Incoming {
+    /// What to report about the message though it was taken, if anything.
+    pub fn note(&self) -> Option<String> {
+        self.implausible_created_at.map(|sent| {
+            format!(
+                "created_at {sent} is not a unix-ms time from 2000-01-01 to now + 5 min (seconds or \
+                 microseconds?): the payment is dated when it was read instead"
+            )
+        })
+    }
 }
 
 /// The payment a message describes, in `status`, created now unless the message says when.
@@ -151,7 +184,15 @@ pub fn read(
         .clone()
         .filter(|v| !v.is_empty())
         .unwrap_or_else(|| DEFAULT_VENDOR.to_owned());
-    let created_at = message.created_at.map_or(now, Timestamp::from_millis);
+    // An implausible date does not make the message less of a payment (SPEC §4 refuses only
+    // what cannot be one): it is dated when read, like a message without a date, and reported.
+    let implausible_created_at = message
+        .created_at
+        .filter(|sent| plausible_created_at(*sent, now).is_none());
+    let created_at = message
+        .created_at
+        .and_then(|sent| plausible_created_at(sent, now))
+        .unwrap_or(now);
     let payment = Payment {
         id,
         account_id: AccountId::new(message.account_id.get()),
@@ -178,6 +219,7 @@ pub fn read(
         payment,
         charged,
         sealed,
+        implausible_created_at,
     })
 }
 
@@ -232,6 +274,76 @@ mod tests {
             assert!(text.starts_with(names), "{names}: {text}");
             assert!(!text.contains("4111"), "the value leaked: {text}");
         }
+    }
+
+    struct Clear;
+
+    impl SealCards for Clear {
+        fn seal(
+            &self,
+            number: &str,
+            _id: &PaymentId,
+        ) -> Result<String, crate::payments::SealingError> {
+            Ok(format!("v1.test.{number}"))
+        }
+
+        fn open(
+            &self,
+            sealed: &str,
+            _id: &PaymentId,
+        ) -> Result<String, crate::payments::SealingError> {
+            Ok(sealed.trim_start_matches("v1.test.").to_owned())
+        }
+    }
+
+    fn read_created_at(created_at: Option<i64>, now: i64) -> Result<(i64, Option<i64>), Invalid> {
+        let body = serde_json::json!({
+            "payment_id": "6f1c2b7e-9d4a-4e0b-8c3f-2a5d7e9b1c40", "account_id": 3,
+            "payment_type": "offline", "credit_card": PAN, "amount": 100,
+            "created_at": created_at,
+        });
+        let message = parse(&body.to_string()).map_err(|(_, invalid)| invalid)?;
+        let incoming = read(
+            &message,
+            PaymentStatus::Succeeded,
+            &Clear,
+            &FingerprintKey::new(b"test".to_vec()),
+            Timestamp::from_millis(now),
+        )?;
+        Ok((
+            incoming.payment.created_at.millis(),
+            incoming.implausible_created_at,
+        ))
+    }
+
+    #[test]
+    fn an_implausible_created_at_is_replaced_by_the_time_of_reading_and_noted() {
+        let now = 1_800_000_000_000;
+        // Kept: a plausible past date, the floor, a few minutes of skew.
+        for sent in [
+            now - 86_400_000,
+            CREATED_AT_FLOOR_MS,
+            now + CREATED_AT_SKEW_MS,
+        ] {
+            assert_eq!(read_created_at(Some(sent), now), Ok((sent, None)), "{sent}");
+        }
+        // Replaced: microseconds (year ~59 000 as ms), seconds (1970 as ms), zero, negative,
+        // beyond the skew.
+        for sent in [
+            now * 1000,
+            now / 1000,
+            0,
+            -1,
+            now + CREATED_AT_SKEW_MS + 1,
+            i64::MAX,
+        ] {
+            assert_eq!(
+                read_created_at(Some(sent), now),
+                Ok((now, Some(sent))),
+                "{sent}"
+            );
+        }
+        assert_eq!(read_created_at(None, now), Ok((now, None)));
     }
 
     #[test]

@@ -60,6 +60,16 @@ impl<S: SealCards> Recorder<S> {
             Ok(incoming) => incoming,
             Err(invalid) => return Err(self.invalid(id, invalid, last).await),
         };
+        if let Some(note) = incoming.note() {
+            tracing::warn!(payment_id = %incoming.payment.id, note, "message taken with a correction");
+            self.reporter
+                .report(LogEntry::new(
+                    Some(incoming.payment.id),
+                    ErrorType::Other,
+                    &note,
+                ))
+                .await;
+        }
         let payment = incoming.payment;
         match self.store.create(&payment, None).await {
             Ok(()) => {

@@ -5,21 +5,26 @@
 //!
 //! A transient gateway failure is retried with backoff (the message's visibility); on the last
 //! delivery the payment is marked `failed` and the message goes on to the dead-letter queue.
-//! Every error is reported to the log service (through the log queue).
+//! Except when the gateway may have charged (a charge sent and never answered, now or on an
+//! earlier round): then the payment stays `pending` with the failure recorded, an alarm metric
+//! is counted, the message is deleted, and the reconciler re-sends the payment until an answer
+//! comes or its deadline passes ([`super::reconciler`]). Every error is reported to the log
+//! service (through the log queue).
 //!
 //! The queue also carries refund messages (a `refund_id`): see [`super::refunds`].
 
 use super::incoming::{self, Incoming, Invalid};
 use super::redelivery::{Redelivery, receive_count, redriven};
 use crate::domain::{
-    Clock, Failure, FailureKind, FingerprintKey, Payment, PaymentId, PaymentStatus,
+    Clock, Failure, FailureKind, FingerprintKey, Payment, PaymentId, PaymentStatus, Timestamp,
 };
-use crate::gateway::{ChargeOutcome, ChargeRequest, Charged, GatewayClient};
+use crate::gateway::{ChargeOutcome, ChargeRequest, Charged, GatewayClient, TransientFailure};
 use crate::logservice::{ErrorReporter, ErrorType, LogEntry};
 use crate::payments::SealCards;
 use crate::sqs_batch::process_batch;
 use crate::store::StoreError;
 use crate::store::payments::{DynamoPayments, PaymentWriteError, StoredPayment};
+use crate::telemetry::record;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use std::sync::Arc;
 
@@ -89,6 +94,10 @@ impl<S: SealCards> Validator<S> {
             }
         };
         let id = incoming.payment.id;
+        if let Some(note) = incoming.note() {
+            tracing::warn!(payment_id = %id, note, "message taken with a correction");
+            self.report(id, ErrorType::Other, &note).await;
+        }
         let tracked = async {
             let Some(stored) = self.pending(&incoming, message, last).await? else {
                 return Ok(());
@@ -189,12 +198,25 @@ impl<S: SealCards> Validator<S> {
         }
         let mut next = payment.clone();
         next.updated_at = self.clock.now();
+        // Once a charge went unanswered, no later failure tells whether it charged: only an
+        // answer (or the reconciler's deadline) ends the payment.
+        let unanswered_since = payment.failure.as_ref().and_then(|f| f.unanswered_since);
         match (&outcome, last) {
-            (ChargeOutcome::Transient(failure), false) => {
+            (ChargeOutcome::Transient(failure) | ChargeOutcome::Unanswered(failure), false) => {
                 return Err(Retry::Transient(format!(
                     "gateway (delivery {}): {failure}",
                     receive_count(message)
                 )));
+            }
+            (ChargeOutcome::Unanswered(failure), true) => {
+                return self
+                    .keep_pending(stored, next, failure, unanswered_since, message)
+                    .await;
+            }
+            (ChargeOutcome::Transient(failure), true) if unanswered_since.is_some() => {
+                return self
+                    .keep_pending(stored, next, failure, unanswered_since, message)
+                    .await;
             }
             (ChargeOutcome::Transient(failure), true) => {
                 next.status = PaymentStatus::Failed;
@@ -204,6 +226,7 @@ impl<S: SealCards> Validator<S> {
                         "gave up after {} deliveries: {failure}",
                         receive_count(message)
                     ),
+                    unanswered_since: None,
                 });
             }
             (outcome, _) => {
@@ -218,6 +241,41 @@ impl<S: SealCards> Validator<S> {
             // Unprocessed: the message goes on to the dead-letter queue.
             return Err(Retry::Transient("retries exhausted".to_owned()));
         }
+        Ok(())
+    }
+
+    /// The last delivery ended without an answer, and the gateway may have charged (this call
+    /// or an earlier one went unanswered): the payment stays `pending` with its sealed card and
+    /// the failure recorded, the alarm metric is counted, and the message is done with
+    /// (deleted, not dead-lettered: the payment holds all a re-send needs, and the reconciler
+    /// re-sends it once it has been pending `RECONCILE_AFTER_SECONDS`).
+    async fn keep_pending(
+        &self,
+        stored: &StoredPayment,
+        mut next: Payment,
+        failure: &TransientFailure,
+        unanswered_since: Option<Timestamp>,
+        message: &SqsMessage,
+    ) -> Result<(), Retry> {
+        let since = unanswered_since.unwrap_or(next.updated_at);
+        next.failure = Some(Failure {
+            error_type: FailureKind::Network,
+            message: format!(
+                "no answer after {} deliveries, the gateway may have charged; kept pending and \
+                 re-sent by the reconciler: {failure}",
+                receive_count(message)
+            ),
+            unanswered_since: Some(since),
+        });
+        self.write(stored, &next, stored.card_sealed.clone())
+            .await?;
+        record::charge_unanswered();
+        tracing::warn!(
+            payment_id = %next.id,
+            unanswered_since = since.millis(),
+            cause = %failure,
+            "charge unanswered on the last delivery: kept pending for the reconciler"
+        );
         Ok(())
     }
 

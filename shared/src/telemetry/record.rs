@@ -12,6 +12,8 @@
 //! | `GatewayCalls` | Count | Stage, Operation, Outcome | each call to the gateway |
 //! | `LogDeliveryFailures` | Count | Stage, Reason | an error report not delivered (retried) |
 //! | `ColdStart` | Count | Stage, Function | each cold start of a function |
+//! | `ChargesUnanswered` | Count | Stage | a payment kept `pending` on its message's last delivery because the gateway may have charged it (alarm) |
+//! | `ChargesGivenUp` | Count | Stage | such a payment marked `failed` by the reconciler at its deadline, still unanswered (alarm) |
 
 use crate::domain::PaymentStatus;
 use crate::gateway::{TransientKind, Verdict};
@@ -26,6 +28,8 @@ pub const GATEWAY_LATENCY: &str = "GatewayLatency";
 pub const GATEWAY_CALLS: &str = "GatewayCalls";
 pub const LOG_DELIVERY_FAILURES: &str = "LogDeliveryFailures";
 pub const COLD_START: &str = "ColdStart";
+pub const CHARGES_UNANSWERED: &str = "ChargesUnanswered";
+pub const CHARGES_GIVEN_UP: &str = "ChargesGivenUp";
 
 /// The gateway's two endpoints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,6 +63,24 @@ pub(super) fn describe() {
         "undelivered error reports"
     );
     describe_counter!(COLD_START, Unit::Count, "cold starts");
+    describe_counter!(
+        CHARGES_UNANSWERED,
+        Unit::Count,
+        "payments kept pending: the gateway may have charged"
+    );
+    describe_counter!(
+        CHARGES_GIVEN_UP,
+        Unit::Count,
+        "unanswered payments failed at the deadline"
+    );
+}
+
+pub fn charge_unanswered() {
+    counter!(CHARGES_UNANSWERED).increment(1);
+}
+
+pub fn charge_given_up() {
+    counter!(CHARGES_GIVEN_UP).increment(1);
 }
 
 pub fn payment_reached(status: PaymentStatus) {
@@ -97,7 +119,7 @@ pub(super) fn cold_start(function: &'static str) {
 
 /// The `Outcome` dimension: `approved` (2xx), `declined` (a final 4xx), or the kind of
 /// transient failure, which tells a gateway outage (`server_error`) from a network problem
-/// (`timeout`, `connection`) and from being throttled.
+/// (`not_sent`: nothing left; `timeout`, `reset`: sent, unanswered) and from being throttled.
 pub fn gateway_outcome(verdict: &Verdict) -> &'static str {
     match verdict {
         Verdict::Accepted => "approved",
@@ -106,8 +128,9 @@ pub fn gateway_outcome(verdict: &Verdict) -> &'static str {
             TransientKind::ServerError(_) => "server_error",
             TransientKind::Throttled => "throttled",
             TransientKind::RequestTimeout => "request_timeout",
+            TransientKind::NotSent => "not_sent",
             TransientKind::Timeout => "timeout",
-            TransientKind::Connection => "connection",
+            TransientKind::Reset => "reset",
             TransientKind::Unexpected(_) => "unexpected",
         },
     }

@@ -6,6 +6,7 @@ pub mod api;
 pub mod card_scan;
 pub mod conflicts;
 pub mod faults;
+pub mod function;
 pub mod payments;
 pub mod simulator;
 pub mod stream;

@@ -3,6 +3,7 @@
 //! ```text
 //! simulator --port 9090 --latency-ms 50 --failure-rate 0.2 --decline-rate 0.05 \
 //!           --failures server-error,throttle,timeout,reset --seed 1
+//!   (also charged-timeout, charged-reset: charged, then the answer lost)
 //! ```
 //!
 //! Gateway: `POST /payment`, `POST /refund`; log service: `POST /log`, `GET /logs`; upstream

@@ -89,7 +89,14 @@ pub fn function_environment(
             bail!("{key}: multi-line values cannot be printed as KEY=VALUE lines");
         }
     }
-    Ok(merged.into_iter().map(|(k, (v, _))| (k, v)).collect())
+    let mut env: BTreeMap<String, String> = merged.into_iter().map(|(k, (v, _))| (k, v)).collect();
+    // What tells the functions they run in the local stack (plain-http simulator URLs allowed);
+    // never in template.yaml, so never in a deployed function.
+    env.insert(
+        payrail_shared::config::LOCAL_STACK_VAR.to_owned(),
+        "1".to_owned(),
+    );
+    Ok(env)
 }
 
 fn environment_variables(owner: &Value) -> Option<&Value> {
@@ -254,6 +261,8 @@ Resources:
             ("ARN", "arn:aws:sqs:us-east-1:123456789012:Queue"),
             ("GATEWAY_URL", "http://127.0.0.1:9090"),
             ("NUMBER", "30"),
+            // Added to every local function: plain-http third parties allowed.
+            ("PAYRAIL_LOCAL_STACK", "1"),
             ("QUEUE_URL", "http://q"),
             ("SHARED", "one"),
         ]

@@ -21,6 +21,26 @@ pub enum FailureKind {
     Timeout,
     /// The connection breaks before a response.
     Reset,
+    /// The payment is charged (or declined) and recorded, then the answer is lost as in
+    /// `timeout`: the ambiguous outcome, where the client cannot know the gateway acted. A
+    /// re-send is answered from the record (a duplicate), and that answer is lost too while
+    /// this failure lasts. Payments only; a refund takes it as `timeout`.
+    ChargedTimeout,
+    /// Charged (or declined) and recorded, then the connection breaks as in `reset`.
+    ChargedReset,
+}
+
+impl FailureKind {
+    /// Whether the gateway acts on the call before the failure (the answer alone is lost).
+    pub fn acts_first(self) -> bool {
+        match self {
+            FailureKind::ChargedTimeout | FailureKind::ChargedReset => true,
+            FailureKind::ServerError
+            | FailureKind::Throttle
+            | FailureKind::Timeout
+            | FailureKind::Reset => false,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -161,11 +161,11 @@ async fn fail(kind: FailureKind, behaviour: &Behaviour) -> Response {
     match kind {
         FailureKind::ServerError => error(StatusCode::SERVICE_UNAVAILABLE, "try again"),
         FailureKind::Throttle => error(StatusCode::TOO_MANY_REQUESTS, "slow down"),
-        FailureKind::Timeout => {
+        FailureKind::Timeout | FailureKind::ChargedTimeout => {
             tokio::time::sleep(std::time::Duration::from_millis(behaviour.hang_ms)).await;
             error(StatusCode::GATEWAY_TIMEOUT, "timed out")
         }
-        FailureKind::Reset => {
+        FailureKind::Reset | FailureKind::ChargedReset => {
             // The body fails before the head is flushed: hyper drops the connection and the
             // client sees it closed without a response.
             let broken = futures::stream::once(async {
@@ -226,16 +226,27 @@ async fn payment(State(sim): State<Shared>, body: Bytes) -> Response {
             .map(|c| c.outcome)
             .filter(|o| *o != Outcome::Pending)
     };
-    if already(&sim).is_none()
-        && let Some(kind) = behaviour.transient_failure(&payment_id, attempt)
-    {
-        return fail(kind, &behaviour).await;
-    }
     let fresh = if behaviour.declines(&payment_id) {
         Outcome::Declined
     } else {
         Outcome::Succeeded
     };
+    match behaviour.transient_failure(&payment_id, attempt) {
+        // The gateway acts (charges, or answers a duplicate from its record) and the answer is
+        // lost on the way back, whether or not the payment was decided before.
+        Some(kind) if kind.acts_first() => {
+            if let Some(charge) = sim.ledger().charges.get_mut(&payment_id) {
+                if charge.outcome == Outcome::Pending {
+                    charge.outcome = fresh;
+                } else {
+                    charge.duplicates += 1;
+                }
+            }
+            return fail(kind, &behaviour).await;
+        }
+        Some(kind) if already(&sim).is_none() => return fail(kind, &behaviour).await,
+        Some(_) | None => {}
+    }
     let (outcome, duplicate) = {
         let mut ledger = sim.ledger();
         match ledger.charges.get_mut(&payment_id) {
