@@ -3,8 +3,8 @@
 //! is re-sent, and the re-send is answered from the gateway's record (charged once, now
 //! `succeeded`); one unanswered past the deadline is marked `failed` (`network`) with its sealed
 //! card dropped, and never re-sent. The reconciler runs here in-process over the stack's table
-//! and queue, with its clock moved forward (the stack's own runs every 2 minutes and would not
-//! reach the deadline); the re-sent message is charged by the stack's validator.
+//! and queue, with the payment's times moved into the past (the stack's own runs every 2 minutes
+//! and would not reach the deadline); the re-sent message is charged by the stack's validator.
 //!
 //! ```text
 //! infra/local/test-env.sh cargo test -p payrail-tests --test reconciler_unanswered
@@ -98,6 +98,42 @@ async fn unanswered_payment(
     Ok((id, guard))
 }
 
+/// Moves the payment's pending and unanswered times `ms` into the past, as time would. (Moving
+/// the reconciler's clock forward instead would stamp its writes in the future, and later
+/// tests would see a payment "written" while they run.)
+async fn age(stack: &Stack, id: PaymentId, ms: i64) -> Result<(), Error> {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let then = now_millis() - ms;
+    stack
+        .dynamodb
+        .update_item()
+        .table_name(&stack.transactions_table)
+        .key(
+            "pk",
+            AttributeValue::S(payrail_shared::store::keys::payment_pk(&id)),
+        )
+        .key(
+            "sk",
+            AttributeValue::S(payrail_shared::store::keys::PAYMENT_SK.to_owned()),
+        )
+        .update_expression("SET #ps = :ps, #f.#u = :u")
+        .condition_expression("attribute_exists(#ps)")
+        .expression_attribute_names("#ps", payrail_shared::store::keys::attr::PENDING_SINCE)
+        .expression_attribute_names("#f", "failure")
+        .expression_attribute_names("#u", "unanswered_since")
+        .expression_attribute_values(
+            ":ps",
+            AttributeValue::S(payrail_shared::store::keys::time_key(
+                Timestamp::from_millis(then),
+                &id.to_string(),
+            )),
+        )
+        .expression_attribute_values(":u", AttributeValue::N(then.to_string()))
+        .send()
+        .await?;
+    Ok(())
+}
+
 /// One reconciler run over the stack's table and online queue, at `now`.
 async fn reconcile_at(stack: &Stack, now: i64) -> Result<(Summary, Arc<MemoryReporter>), Error> {
     let reporter = Arc::new(MemoryReporter::new());
@@ -125,7 +161,8 @@ async fn an_unanswered_payment_re_sent_by_the_reconciler_is_answered_from_the_re
     guard.restore().await?;
 
     // Pending longer than RECONCILE_AFTER_SECONDS, well before the deadline.
-    let (summary, _) = reconcile_at(&stack, now_millis() + 300_000).await?;
+    age(&stack, id, 300_000).await?;
+    let (summary, _) = reconcile_at(&stack, now_millis()).await?;
     assert!(summary.resent >= 1, "{summary:?}");
     assert_eq!(summary.given_up, 0, "{summary:?}");
 
@@ -160,8 +197,8 @@ async fn an_unanswered_payment_past_the_deadline_is_failed_and_never_re_sent() -
     wait_until_idle(&stack, Duration::from_secs(180)).await?;
     let (id, guard) = unanswered_payment(&stack).await?;
 
-    let past_deadline = now_millis() + 86_400_000 + 60_000;
-    let (summary, reporter) = reconcile_at(&stack, past_deadline).await?;
+    age(&stack, id, 86_400_000 + 60_000).await?;
+    let (summary, reporter) = reconcile_at(&stack, now_millis()).await?;
     guard.restore().await?;
 
     assert!(summary.given_up >= 1, "{summary:?}");
@@ -185,7 +222,7 @@ async fn an_unanswered_payment_past_the_deadline_is_failed_and_never_re_sent() -
     );
 
     // Final: a later run does not see it at all.
-    let (again, _) = reconcile_at(&stack, past_deadline + 300_000).await?;
+    let (again, _) = reconcile_at(&stack, now_millis()).await?;
     assert_eq!(again.given_up, 0, "{again:?}");
     let queued = read_queue(&stack.sqs, &stack.queues.online).await?;
     assert!(!queued.iter().any(|b| b.contains(&id.to_string())));

@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod capacity;
 pub mod cold_start;
+pub mod counters;
 pub mod payments_api;
 pub mod stream;
 

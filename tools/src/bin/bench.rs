@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand};
 use payrail_shared::domain::{CardType, Clock, Country, FingerprintKey, SystemClock};
 use payrail_tools::bench::stream::{StreamTarget, stream_throughput};
 use payrail_tools::bench::{
-    ReportCase, auth, capacity, payments_api, report_ratios, sequential_put,
+    ReportCase, auth, capacity, counters, payments_api, report_ratios, sequential_put,
 };
 use payrail_tools::generator::{Config, client};
 use std::path::PathBuf;
@@ -269,25 +269,7 @@ async fn main() -> ExitCode {
         | Command::ColdStart { .. }
         | Command::Capacity { .. }
         | Command::PaymentsLatency { .. } => Ok(()),
-        Command::Reports => {
-            let cases = cases();
-            report_ratios(&client, &config.table, SystemClock.now(), &cases).await.map(|rows| {
-                println!("| report | returned | items read | read/returned | queries | Scan+filter read | Scan read/returned |");
-                println!("|---|---:|---:|---:|---:|---:|---:|");
-                for r in rows {
-                    println!(
-                        "| {} | {} | {} | {:.3} | {} | {} | {:.1} |",
-                        r.name,
-                        r.returned,
-                        r.items_read,
-                        r.items_read as f64 / r.returned.max(1) as f64,
-                        r.queries,
-                        r.scan_read,
-                        r.scan_read as f64 / r.returned.max(1) as f64
-                    );
-                }
-            })
-        }
+        Command::Reports => reports(&client, &config.table).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -296,6 +278,51 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn print_report_rows(rows: &[payrail_tools::bench::ReportRow]) {
+    println!(
+        "| report | returned | items read | read/returned | queries | Scan+filter read | Scan read/returned |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|");
+    for r in rows {
+        println!(
+            "| {} | {} | {} | {:.3} | {} | {} | {:.1} |",
+            r.name,
+            r.returned,
+            r.items_read,
+            r.items_read as f64 / r.returned.max(1) as f64,
+            r.queries,
+            r.scan_read,
+            r.scan_read as f64 / r.returned.max(1) as f64
+        );
+    }
+}
+
+/// Every report case; then the counts again after the seeded day counters are spread over
+/// their shards as API payments leave them (what sharding costs a count).
+async fn reports(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let now = SystemClock.now();
+    print_report_rows(&report_ratios(client, table, now, &cases()).await?);
+    let (before, after) = counters::spread(client, table).await?;
+    println!();
+    println!(
+        "counts with the day counters sharded as the API writes them ({before} counter items → {after}, up to {} per day):",
+        payrail_shared::store::keys::AGGREGATE_SHARDS
+    );
+    let counts: Vec<ReportCase> = cases()
+        .into_iter()
+        .filter(|c| c.name.starts_with("count"))
+        .map(|c| {
+            let name = format!("{}, sharded", c.name);
+            c.named(name)
+        })
+        .collect();
+    print_report_rows(&report_ratios(client, table, now, &counts).await?);
+    Ok(())
 }
 
 fn cases() -> Vec<ReportCase> {
