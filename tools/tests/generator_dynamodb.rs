@@ -79,7 +79,8 @@ async fn scan(client: &Client, table: &str) -> Result<Vec<Item>, Box<dyn std::er
 }
 
 fn options(count: u64, seed: u64) -> GenerateOptions {
-    let mut options = GenerateOptions::new(FingerprintKey::new(b"integration test key".to_vec()));
+    let mut options =
+        GenerateOptions::new(Some(FingerprintKey::new(b"integration test key".to_vec())));
     options.count = count;
     options.seed = seed;
     options.days = 30;

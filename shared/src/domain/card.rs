@@ -266,11 +266,22 @@ pub struct CardSummary {
     pub masked: String,
     pub exp_month: u8,
     pub exp_year: u16,
+    /// Empty when none was derived (a generated card without the functions' key).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub fingerprint: String,
 }
 
 impl CardSummary {
     pub fn of(number: &CardNumber, exp_month: u8, exp_year: u16, key: &FingerprintKey) -> Self {
+        CardSummary {
+            fingerprint: number.fingerprint(key),
+            ..Self::without_fingerprint(number, exp_month, exp_year)
+        }
+    }
+
+    /// The summary without a fingerprint: where the functions' key is not at hand, none rather
+    /// than one under another key (it would match nothing the API derives).
+    pub fn without_fingerprint(number: &CardNumber, exp_month: u8, exp_year: u16) -> Self {
         CardSummary {
             brand: number.brand(),
             bin: number.bin().to_owned(),
@@ -278,7 +289,7 @@ impl CardSummary {
             masked: number.masked(),
             exp_month,
             exp_year,
-            fingerprint: number.fingerprint(key),
+            fingerprint: String::new(),
         }
     }
 }

@@ -193,7 +193,10 @@ pub struct CardView {
     pub masked: String,
     pub exp_month: u8,
     pub exp_year: u16,
-    pub fingerprint: String,
+    /// Equal for equal card numbers (keyed: useless without payrail's key). Absent for
+    /// generated history without the functions' key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
 }
 
 impl From<CardSummary> for CardView {
@@ -205,7 +208,7 @@ impl From<CardSummary> for CardView {
             masked: c.masked,
             exp_month: c.exp_month,
             exp_year: c.exp_year,
-            fingerprint: c.fingerprint,
+            fingerprint: (!c.fingerprint.is_empty()).then_some(c.fingerprint),
         }
     }
 }

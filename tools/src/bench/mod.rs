@@ -28,7 +28,7 @@ pub async fn sequential_put(
 ) -> BenchResult<f64> {
     let now = payrail_shared::domain::Clock::now(&payrail_shared::domain::SystemClock);
     let started = Instant::now();
-    for payment in crate::generator::payments(99, count, 90, now, key) {
+    for payment in crate::generator::payments(99, count, 90, now, Some(key)) {
         let item = serde_dynamo::to_item(PaymentItem::of(payment))?;
         client
             .put_item()

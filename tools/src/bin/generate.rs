@@ -13,9 +13,11 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
+use payrail_shared::cards::CardCipher;
 use payrail_shared::domain::FingerprintKey;
-use payrail_tools::generator::{Config, GenerateOptions, Progress, client, error_chain, generate};
-use rand::Rng;
+use payrail_tools::generator::{
+    Config, GenerateOptions, Progress, error_chain, generate, sdk_config,
+};
 use std::cell::Cell;
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -58,7 +60,8 @@ async fn main() -> ExitCode {
         Ok(config) => config,
         Err(e) => return fail(2, &e.to_string()),
     };
-    let fingerprint_key = match fingerprint_key() {
+    let sdk = sdk_config(&config).await;
+    let fingerprint_key = match fingerprint_key(&sdk).await {
         Ok(key) => key,
         Err(message) => return fail(2, &message),
     };
@@ -67,7 +70,7 @@ async fn main() -> ExitCode {
         Some(endpoint) => endpoint.clone(),
         None => format!("AWS {}", config.region),
     };
-    let client = client(&config).await;
+    let client = aws_sdk_dynamodb::Client::new(&sdk);
     if let Err(message) = preflight(&client, &config.table, &place).await {
         return fail(1, &message);
     }
@@ -119,19 +122,21 @@ fn fail(code: u8, message: &str) -> ExitCode {
     ExitCode::from(code)
 }
 
-/// The API's fingerprint key when `CARD_FINGERPRINT_KEY` is set (its bytes, as the functions
-/// read it), so that generated fingerprints match cards paid through the API; otherwise a random
-/// key for this run only.
-fn fingerprint_key() -> Result<FingerprintKey, String> {
-    match std::env::var_os("CARD_FINGERPRINT_KEY") {
-        Some(value) if value.is_empty() => Err("CARD_FINGERPRINT_KEY is set but empty".to_owned()),
-        Some(value) => Ok(FingerprintKey::new(value.into_encoded_bytes())),
-        None => {
-            let mut bytes = [0u8; 32];
-            rand::rng().fill(&mut bytes);
-            Ok(FingerprintKey::new(bytes.to_vec()))
-        }
+/// The functions' fingerprint key when `CARD_DATA_KEY` is set (its value or Secrets Manager
+/// ARN, read and derived exactly as the functions do: `CardCipher`), so that generated
+/// fingerprints match cards paid through the API; otherwise none: generated cards then carry no
+/// fingerprint rather than one under another key or derivation.
+async fn fingerprint_key(sdk: &aws_config::SdkConfig) -> Result<Option<FingerprintKey>, String> {
+    if std::env::var_os("CARD_FINGERPRINT_KEY").is_some() {
+        return Err("CARD_FINGERPRINT_KEY is no longer read: set CARD_DATA_KEY to the functions' card-data secret (its value or ARN) for fingerprints that match the API's".to_owned());
     }
+    if std::env::var_os(CardCipher::KEY_VAR).is_none() {
+        return Ok(None);
+    }
+    let cipher = CardCipher::from_env(sdk)
+        .await
+        .map_err(|e| format!("{}: {e}", CardCipher::KEY_VAR))?;
+    Ok(Some(cipher.fingerprint_key()))
 }
 
 /// Fails early and clearly when the endpoint is unreachable or the table missing, instead of

@@ -351,6 +351,12 @@ fn endpoint_url(text: &str) -> Result<String, ConfigError> {
 /// A DynamoDB client for the config: its region, its endpoint (if any) and its credentials
 /// (static keys, a named profile, or the default chain).
 pub async fn client(config: &Config) -> Client {
+    Client::new(&sdk_config(config).await)
+}
+
+/// The SDK configuration the config names (also for reading CARD_DATA_KEY from Secrets
+/// Manager with the same credentials).
+pub async fn sdk_config(config: &Config) -> aws_config::SdkConfig {
     let mut loader =
         aws_config::defaults(BehaviorVersion::latest()).region(Region::new(config.region.clone()));
     if let Some(endpoint) = &config.endpoint {
@@ -373,7 +379,7 @@ pub async fn client(config: &Config) -> Client {
         Some(CredentialSource::Profile(name)) => loader = loader.profile_name(name),
         None => {}
     }
-    Client::new(&loader.load().await)
+    loader.load().await
 }
 
 #[cfg(test)]

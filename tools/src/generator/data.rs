@@ -28,7 +28,7 @@ pub fn payments(
     count: u64,
     days: u32,
     now: Timestamp,
-    fingerprint_key: FingerprintKey,
+    fingerprint_key: Option<FingerprintKey>,
 ) -> impl Iterator<Item = Payment> + Send {
     let window = i64::from(days) * MS_PER_DAY;
     Payments {
@@ -47,7 +47,7 @@ pub fn payments(
 struct Payments {
     rng: ChaCha8Rng,
     markets: Vec<Market>,
-    key: FingerprintKey,
+    key: Option<FingerprintKey>,
     now: Timestamp,
     start: i64,
     window: i64,
@@ -108,7 +108,10 @@ impl Payments {
             };
             (
                 method,
-                Some(CardSummary::of(&number, exp_month, exp_year, &self.key)),
+                Some(match &self.key {
+                    Some(key) => CardSummary::of(&number, exp_month, exp_year, key),
+                    None => CardSummary::without_fingerprint(&number, exp_month, exp_year),
+                }),
             )
         };
         let amount = amount(rng, market, payment_type)?;
@@ -813,7 +816,32 @@ mod tests {
     }
 
     fn sample(seed: u64, count: u64, days: u32) -> Vec<Payment> {
-        payments(seed, count, days, NOW, key()).collect()
+        payments(seed, count, days, NOW, Some(key())).collect()
+    }
+
+    #[test]
+    fn fingerprints_are_the_functions_own_or_none() {
+        let cipher = payrail_shared::cards::CardCipher::from_secrets(
+            &payrail_shared::secrets::SecretValue::new("k".repeat(40)),
+            &[],
+        );
+        let Ok(cipher) = cipher else {
+            unreachable!("a 40-character secret is long enough")
+        };
+        for payment in payments(4, 50, 30, NOW, Some(cipher.fingerprint_key())) {
+            if let Some(card) = &payment.card {
+                assert_eq!(card.fingerprint.len(), 32, "keyed as the API keys it");
+            }
+        }
+        let unkeyed: Vec<Payment> = payments(4, 50, 30, NOW, None).collect();
+        assert!(unkeyed.iter().any(|p| p.card.is_some()));
+        assert!(
+            unkeyed
+                .iter()
+                .filter_map(|p| p.card.as_ref())
+                .all(|c| c.fingerprint.is_empty()),
+            "no fingerprint under another key"
+        );
     }
 
     #[test]
@@ -884,9 +912,9 @@ mod tests {
 
     #[test]
     fn it_yields_exactly_count_payments() {
-        assert_eq!(payments(9, 0, 90, NOW, key()).count(), 0);
-        assert_eq!(payments(9, 1, 90, NOW, key()).count(), 1);
-        assert_eq!(payments(9, 3_001, 90, NOW, key()).count(), 3_001);
+        assert_eq!(payments(9, 0, 90, NOW, Some(key())).count(), 0);
+        assert_eq!(payments(9, 1, 90, NOW, Some(key())).count(), 1);
+        assert_eq!(payments(9, 3_001, 90, NOW, Some(key())).count(), 3_001);
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! use payrail_shared::domain::FingerprintKey;
 //! use payrail_tools::generator::{GenerateOptions, generate};
 //!
-//! let mut options = GenerateOptions::new(FingerprintKey::new(b"local".to_vec()));
+//! let mut options = GenerateOptions::new(Some(FingerprintKey::new(b"local".to_vec())));
 //! options.count = 2_000;
 //! options.seed = 7;
 //! let report = generate(&client, "TransactionsTable", &options, ()).await?;
@@ -44,7 +44,7 @@ pub mod config;
 pub(crate) mod data;
 mod writer;
 
-pub use config::{Config, ConfigError, CredentialSource, client};
+pub use config::{Config, ConfigError, CredentialSource, client, sdk_config};
 pub use data::payments;
 pub use writer::error_chain;
 
@@ -69,8 +69,9 @@ pub struct GenerateOptions {
     pub flush_every: u64,
     /// The end of the window; taken once, so that no payment is in the future.
     pub now: Timestamp,
-    /// Keys the card fingerprints, as the API does with `CARD_FINGERPRINT_KEY`.
-    pub fingerprint_key: FingerprintKey,
+    /// Keys the card fingerprints: the functions' own key (derived from `CARD_DATA_KEY`), or
+    /// none, and then cards carry no fingerprint.
+    pub fingerprint_key: Option<FingerprintKey>,
     pub retry: RetryPolicy,
     /// Set it to stop cleanly: no new batches, the ones in flight finish, the counters are
     /// flushed, and the report says `interrupted`.
@@ -80,7 +81,7 @@ pub struct GenerateOptions {
 impl GenerateOptions {
     /// The command line's defaults: 20 000 payments over 90 days, seed 0, 8 requests in flight,
     /// a flush every 5 000 items, `now` from the system clock.
-    pub fn new(fingerprint_key: FingerprintKey) -> Self {
+    pub fn new(fingerprint_key: Option<FingerprintKey>) -> Self {
         GenerateOptions {
             count: 20_000,
             days: 90,

@@ -484,7 +484,7 @@ mod tests {
     fn batches_hold_at_most_25_payments_and_count_each_once() -> Result<(), GenerateError> {
         let now = payrail_shared::domain::Timestamp::from_millis(1_717_243_200_000);
         let key = payrail_shared::domain::FingerprintKey::new(b"k".to_vec());
-        let mut source = payments(1, 60, 30, now, key);
+        let mut source = payments(1, 60, 30, now, Some(key));
         let mut sizes = Vec::new();
         while let Some(batch) = next_batch(&mut source)? {
             assert_eq!(batch.requests.len(), batch.counted.len());
@@ -667,7 +667,7 @@ mod tests {
         }
 
         fn options(count: u64) -> GenerateOptions {
-            let mut options = GenerateOptions::new(FingerprintKey::new(b"k".to_vec()));
+            let mut options = GenerateOptions::new(Some(FingerprintKey::new(b"k".to_vec())));
             options.count = count;
             options.seed = 3;
             options.flush_every = 100;

@@ -16,7 +16,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use payrail_shared::domain::{FingerprintKey, PaymentType, Timestamp};
+use payrail_shared::domain::{PaymentType, Timestamp};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -107,7 +107,6 @@ pub struct Planned {
 /// card (wallet payments have no card number, so the generator's are skipped).
 pub fn plan(seed: u64, count: u64) -> Vec<Planned> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let key = FingerprintKey::new(b"stream".to_vec());
     let now = Timestamp::from_millis(now_millis());
     let mut out = Vec::with_capacity(usize::try_from(count).unwrap_or_default());
     // The generator's fields (amount, currency, vendor, address, …) are realistic together;
@@ -117,7 +116,8 @@ pub fn plan(seed: u64, count: u64) -> Vec<Planned> {
         count.saturating_mul(2).saturating_add(100),
         1,
         now,
-        key,
+        // Messages carry the card itself: no fingerprint is needed.
+        None,
     ) {
         if out.len() as u64 == count {
             break;
