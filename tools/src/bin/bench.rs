@@ -151,8 +151,8 @@ async fn main() -> ExitCode {
                     row("GET /transactions/count with a token (authorizer + function)", l.protected_request);
                     row("the authorizer step alone (its invoke round trip)", l.authorizer_invoke);
                     row("POST /auth/token, right password (50 times)", l.token_request);
-                    row("POST /auth/token, unknown user (50 times)", l.unknown_user);
-                    row("POST /auth/token, wrong password (50 times)", l.wrong_password);
+                    row("POST /auth/token, unknown user (4 times: the login limits)", l.unknown_user);
+                    row("POST /auth/token, wrong password (4 times: the login limits)", l.wrong_password);
                 }),
         ),
         Command::Stream {
