@@ -9,7 +9,8 @@
 #   PAYRAIL_TEST_DYNAMODB_ENDPOINT, AWS_ENDPOINT_URL_DYNAMODB  DynamoDB Local
 #   PAYRAIL_API_URL                                           the HTTP API (API Gateway emulation)
 #   PAYRAIL_LAMBDA_URL                                        the Lambda invoke API (cargo lambda watch)
-#   TRANSACTIONS_TABLE, USERS_TABLE, CURSOR_KEY,
+#   TRANSACTIONS_TABLE, USERS_TABLE, ACCOUNTS_TABLE,
+#   LOGIN_ATTEMPTS_TABLE, CURSOR_KEY,
 #   TOKEN_SIGNING_KEY, TOKEN_TTL_SECONDS                      as the functions see them
 #   PAYRAIL_DEMO_PASSWORD                                     the seeded demo users' password
 #   PAYRAIL_SIMULATOR_URL, GATEWAY_URL, LOG_URL               the gateway and log service simulator
@@ -72,6 +73,7 @@ export PAYRAIL_TEST_DYNAMODB_ENDPOINT="$AWS_ENDPOINT_URL_DYNAMODB"
 export TRANSACTIONS_TABLE="${TABLE_PREFIX}TransactionsTable"
 export USERS_TABLE="${TABLE_PREFIX}UsersTable"
 export ACCOUNTS_TABLE="${TABLE_PREFIX}AccountsTable"
+export LOGIN_ATTEMPTS_TABLE="${TABLE_PREFIX}LoginAttemptsTable"
 seed_demo_users
 seed_demo_accounts
 export PAYRAIL_DEMO_PASSWORD="$DEMO_PASSWORD"
