@@ -4,7 +4,7 @@
 //! its answer for replay. See `payments::idempotency` for the records themselves.
 
 use super::problem::ApiError;
-use crate::domain::Timestamp;
+use crate::domain::{MerchantId, Timestamp};
 use crate::payments::idempotency::{
     Begin, DynamoIdempotency, IdempotencyKey, RequestDigest, Reserved, Scope, StoredResponse,
 };
@@ -32,7 +32,8 @@ pub fn key_of(request: &Request) -> Result<Option<IdempotencyKey>, ApiError> {
 pub struct Once<'a> {
     pub records: &'a DynamoIdempotency,
     pub scope: Scope,
-    pub merchant: &'a str,
+    /// The merchant whose key it is (its id: keys are per merchant).
+    pub merchant: &'a MerchantId,
     pub key: &'a IdempotencyKey,
     pub digest: &'a RequestDigest,
     pub now: Timestamp,

@@ -10,7 +10,7 @@
 //! "already there" instead of a second payment or refund. A request that failed on our side
 //! (5xx) unlocks its key the same way, keeping the id.
 
-use crate::domain::{PaymentId, RequestDigestKey, Timestamp};
+use crate::domain::{MerchantId, PaymentId, RequestDigestKey, Timestamp};
 use crate::store::StoreError;
 use crate::store::keys::attr;
 use aws_sdk_dynamodb::Client;
@@ -237,9 +237,10 @@ impl DynamoIdempotency {
         }
     }
 
-    fn pk(merchant: &str, key: &IdempotencyKey) -> String {
-        // The merchant's length keeps ("a#b", "c") and ("a", "b#c") apart.
-        format!("IDEM#{}:{merchant}#{}", merchant.len(), key.0)
+    fn pk(merchant: &MerchantId, key: &IdempotencyKey) -> String {
+        // The length (kept from when names were the scope, whose `#` it disambiguated) keeps
+        // the format of records written before owner ids.
+        format!("IDEM#{}:{merchant}#{}", merchant.as_str().len(), key.0)
     }
 
     fn key(scope: Scope, pk: &str) -> std::collections::HashMap<String, AttributeValue> {
@@ -255,7 +256,7 @@ impl DynamoIdempotency {
     pub async fn begin(
         &self,
         scope: Scope,
-        merchant: &str,
+        merchant: &MerchantId,
         key: &IdempotencyKey,
         digest: &RequestDigest,
         now: Timestamp,
@@ -362,7 +363,7 @@ impl DynamoIdempotency {
     pub async fn complete(
         &self,
         scope: Scope,
-        merchant: &str,
+        merchant: &MerchantId,
         key: &IdempotencyKey,
         response: &StoredResponse,
     ) -> Result<(), StoreError> {
@@ -387,7 +388,7 @@ impl DynamoIdempotency {
     pub async fn release(
         &self,
         scope: Scope,
-        merchant: &str,
+        merchant: &MerchantId,
         key: &IdempotencyKey,
     ) -> Result<(), StoreError> {
         self.client

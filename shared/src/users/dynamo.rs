@@ -1,6 +1,7 @@
 //! The users table (template.yaml `UsersTable`, key `username`).
 
 use super::{FindUser, User, Username};
+use crate::domain::MerchantId;
 use crate::store::StoreError;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -67,6 +68,68 @@ impl DynamoUsers {
             .send()
             .await;
         match result {
+            Ok(_) => Ok(()),
+            Err(e) if StoreError::is_conditional_check_failed(&e) => {
+                Err(UserWriteError::NoSuchUser(username.clone()))
+            }
+            Err(e) => Err(StoreError::from(e).into()),
+        }
+    }
+
+    /// Gives an existing merchant user of `merchant_id` the display name `name` (a rename of
+    /// that merchant: it owns what it owned).
+    pub async fn set_merchant_name(
+        &self,
+        username: &Username,
+        merchant_id: &MerchantId,
+        name: &str,
+    ) -> Result<(), UserWriteError> {
+        self.update(
+            username,
+            "SET merchant = :n",
+            "attribute_exists(username) AND merchant_id = :id",
+            [
+                (":n", AttributeValue::S(name.to_owned())),
+                (":id", AttributeValue::S(merchant_id.to_string())),
+            ],
+        )
+        .await
+    }
+
+    /// Gives a merchant user written before owner ids its merchant's id (`owners backfill`);
+    /// refused if it has one already.
+    pub async fn set_merchant_id(
+        &self,
+        username: &Username,
+        merchant_id: &MerchantId,
+    ) -> Result<(), UserWriteError> {
+        self.update(
+            username,
+            "SET merchant_id = :id",
+            "attribute_exists(username) AND attribute_not_exists(merchant_id)",
+            [(":id", AttributeValue::S(merchant_id.to_string()))],
+        )
+        .await
+    }
+
+    async fn update<const N: usize>(
+        &self,
+        username: &Username,
+        update: &str,
+        condition: &str,
+        values: [(&str, AttributeValue); N],
+    ) -> Result<(), UserWriteError> {
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("username", AttributeValue::S(username.as_str().to_owned()))
+            .update_expression(update)
+            .condition_expression(condition);
+        for (name, value) in values {
+            request = request.expression_attribute_values(name, value);
+        }
+        match request.send().await {
             Ok(_) => Ok(()),
             Err(e) if StoreError::is_conditional_check_failed(&e) => {
                 Err(UserWriteError::NoSuchUser(username.clone()))
