@@ -445,14 +445,21 @@ async fn lists_are_newest_first_filtered_paginated_and_per_merchant() -> TestRes
     let bobs_by_admin = admin
         .list_all(&format!("account_id={account}&merchant={bobs_id}"), 1)
         .await?;
-    assert_eq!(ids(&bobs_by_admin), bobs, "the admin names the merchant by its id");
+    assert_eq!(
+        ids(&bobs_by_admin),
+        bobs,
+        "the admin names the merchant by its id"
+    );
     let by_name = admin
         .get(&format!(
             "/payments?merchant={}",
             support::payments::encode("Bob's Bikes")
         ))
         .await?;
-    assert_eq!(by_name.status, 422, "a merchant is named by its id, never its name");
+    assert_eq!(
+        by_name.status, 422,
+        "a merchant is named by its id, never its name"
+    );
 
     let admin_all = admin.get("/payments").await?;
     assert_eq!(admin_all.status, 422, "{}", admin_all.text);

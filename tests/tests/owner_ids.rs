@@ -73,11 +73,17 @@ async fn a_renamed_merchant_keeps_what_it_owns() -> TestResult {
         return Ok(());
     };
     let account = fresh_account().await?;
-    let (user, id) = support::add_merchant_user("rename", &format!("Before {}", tag()), None).await?;
+    let (user, id) =
+        support::add_merchant_user("rename", &format!("Before {}", tag()), None).await?;
     let before = Session::new(&api, user);
     let paid = before.create(&card_body(account)).await?;
     assert_eq!(paid.status, 201, "{}", paid.text);
-    assert_eq!(paid.body["vendor"].as_str().map(|v| v.starts_with("Before")), Some(true));
+    assert_eq!(
+        paid.body["vendor"]
+            .as_str()
+            .map(|v| v.starts_with("Before")),
+        Some(true)
+    );
 
     // What `users rename-merchant` does to each of the merchant's users.
     let renamed = format!("After {}", tag());
@@ -88,17 +94,29 @@ async fn a_renamed_merchant_keeps_what_it_owns() -> TestResult {
     let after = Session::new(&api, user);
     let seen = after.get(&format!("/payments/{}", paid.id())).await?;
     assert_eq!(seen.status, 200, "{}", seen.text);
-    let listed = after.list_all(&format!("account_id={account}"), 100).await?;
+    let listed = after
+        .list_all(&format!("account_id={account}"), 100)
+        .await?;
     assert_eq!(ids(&listed), vec![paid.id()]);
     // A new payment's vendor defaults to the new name; the owner is the same merchant.
     let next = after.create(&card_body(account)).await?;
     assert_eq!(next.body["vendor"], renamed.as_str());
-    assert_eq!(after.list_all(&format!("account_id={account}"), 100).await?.len(), 2);
+    assert_eq!(
+        after
+            .list_all(&format!("account_id={account}"), 100)
+            .await?
+            .len(),
+        2
+    );
     Ok(())
 }
 
 /// An offline message straight onto the queue, as an upstream shop sends it; returns its id.
-async fn send_offline(stack: &Stack, account: u64, extra: &[(&str, &str)]) -> Result<String, Error> {
+async fn send_offline(
+    stack: &Stack,
+    account: u64,
+    extra: &[(&str, &str)],
+) -> Result<String, Error> {
     let id = PaymentId::new().to_string();
     let mut message = json!({
         "payment_id": id, "account_id": account, "payment_type": "offline",
@@ -139,8 +157,14 @@ async fn owner(stack: &Stack, id: &str) -> Result<Option<String>, Error> {
         .dynamodb
         .get_item()
         .table_name(&stack.transactions_table)
-        .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(format!("PAY#{id}")))
-        .key("sk", aws_sdk_dynamodb::types::AttributeValue::S("PAYMENT".to_owned()))
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("PAY#{id}")),
+        )
+        .key(
+            "sk",
+            aws_sdk_dynamodb::types::AttributeValue::S("PAYMENT".to_owned()),
+        )
         .consistent_read(true)
         .send()
         .await?
@@ -162,21 +186,36 @@ async fn a_stream_payment_whose_vendor_is_a_registered_merchant_is_that_merchant
     // The registry's index is read by the recorder; give it the time DynamoDB Local needs.
     let by_vendor = send_offline(&stack, account, &[("vendor", &name)]).await?;
     stored(api, &by_vendor).await?;
-    assert_eq!(owner(&stack, &by_vendor).await?.as_deref(), Some(merchant_id.as_str()));
+    assert_eq!(
+        owner(&stack, &by_vendor).await?.as_deref(),
+        Some(merchant_id.as_str())
+    );
 
     // By merchant id (payrail's own producers), whatever the vendor says.
     let by_id = send_offline(
         &stack,
         account,
-        &[("merchant_id", merchant_id.as_str()), ("vendor", "Somebody Else")],
+        &[
+            ("merchant_id", merchant_id.as_str()),
+            ("vendor", "Somebody Else"),
+        ],
     )
     .await?;
     stored(api, &by_id).await?;
-    assert_eq!(owner(&stack, &by_id).await?.as_deref(), Some(merchant_id.as_str()));
+    assert_eq!(
+        owner(&stack, &by_id).await?.as_deref(),
+        Some(merchant_id.as_str())
+    );
 
     for id in [&by_vendor, &by_id] {
         assert_eq!(merchant.get(&format!("/payments/{id}")).await?.status, 200);
-        assert_eq!(Session::new(api, "bob").get(&format!("/payments/{id}")).await?.status, 404);
+        assert_eq!(
+            Session::new(api, "bob")
+                .get(&format!("/payments/{id}"))
+                .await?
+                .status,
+            404
+        );
     }
     assert_eq!(refund(&merchant, &by_vendor, 500).await?.status, 201);
     let by_admin = Session::new(api, "admin");
@@ -207,11 +246,15 @@ async fn a_stream_payment_of_no_registered_merchant_is_the_upstream_merchants() 
     let by_vendor = send_offline(&stack, account, &[("vendor", &unknown_vendor)]).await?;
     let no_vendor = send_offline(&stack, account, &[]).await?;
     let unknown_id = MerchantId::new();
-    let by_unknown_id = send_offline(&stack, account, &[("merchant_id", unknown_id.as_str())]).await?;
+    let by_unknown_id =
+        send_offline(&stack, account, &[("merchant_id", unknown_id.as_str())]).await?;
     let sent = [by_vendor, no_vendor, by_unknown_id];
     for id in &sent {
         stored(api, id).await?;
-        assert_eq!(owner(&stack, id).await?.as_deref(), Some(MerchantId::UPSTREAM));
+        assert_eq!(
+            owner(&stack, id).await?.as_deref(),
+            Some(MerchantId::UPSTREAM)
+        );
     }
 
     // No merchant sees them: not the demo merchants, not one registered afterwards under the
@@ -220,7 +263,11 @@ async fn a_stream_payment_of_no_registered_merchant_is_the_upstream_merchants() 
     for user in ["alice", "bob", late] {
         let session = Session::new(api, user);
         for id in &sent {
-            assert_eq!(session.get(&format!("/payments/{id}")).await?.status, 404, "{user}");
+            assert_eq!(
+                session.get(&format!("/payments/{id}")).await?.status,
+                404,
+                "{user}"
+            );
         }
         assert_eq!(refund(&session, &sent[0], 1).await?.status, 404, "{user}");
     }
@@ -228,7 +275,10 @@ async fn a_stream_payment_of_no_registered_merchant_is_the_upstream_merchants() 
     // The admin lists and refunds them, acting for the upstream merchant.
     let admin = Session::new(api, "admin");
     let listed = admin
-        .list_all(&format!("merchant={}&account_id={account}", MerchantId::UPSTREAM), 100)
+        .list_all(
+            &format!("merchant={}&account_id={account}", MerchantId::UPSTREAM),
+            100,
+        )
         .await?;
     let mut listed = ids(&listed);
     listed.sort();
@@ -237,6 +287,9 @@ async fn a_stream_payment_of_no_registered_merchant_is_the_upstream_merchants() 
     assert_eq!(listed, expected);
     let refunded = refund(&admin, &sent[0], 2500).await?;
     assert_eq!(refunded.status, 201, "{}", refunded.text);
-    assert_eq!(admin.get(&format!("/payments/{}", sent[0])).await?.body["status"], "refunded");
+    assert_eq!(
+        admin.get(&format!("/payments/{}", sent[0])).await?.body["status"],
+        "refunded"
+    );
     Ok(())
 }

@@ -1,7 +1,8 @@
 //! `owners backfill`: moves a deployed stage from merchant names to merchant ids as owners
 //! (docs/deployment.md, "Owner ids"). In order, each step idempotent and safe to repeat:
 //! 1. **users**: every merchant user without a `merchant_id` gets its merchant's, one new id per
-//!    merchant name (users of one name were one merchant while names owned);
+//!    merchant name (users of one name were one merchant while names owned), and every merchant
+//!    id its registry item;
 //! 2. **payments**: every payment whose `merchant` is a name gets its merchant's id (a name no
 //!    merchant has, such as a stream vendor, gets the reserved upstream merchant), with
 //!    `version + 1` so that a writer holding the old item retries instead of writing the name
@@ -49,14 +50,26 @@ pub enum BackfillError {
     Users(#[from] UserWriteError),
 }
 
-/// Runs the four steps on a stage's users and transactions tables.
+/// Which steps to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Steps {
+    /// Step 1 only: safe before the deploy (the old code ignores ids and registry items).
+    UsersOnly,
+    All,
+}
+
+/// Runs the steps on a stage's users and transactions tables.
 pub async fn backfill_owners(
     client: &Client,
     users_table: &str,
     transactions_table: &str,
+    steps: Steps,
 ) -> Result<OwnersBackfilled, BackfillError> {
     let mut report = OwnersBackfilled::default();
     let names = assign_user_ids(client, users_table, &mut report).await?;
+    if steps == Steps::UsersOnly {
+        return Ok(report);
+    }
     rewrite_payments(client, transactions_table, &names, &mut report).await?;
     report.links = backfill_links(client, transactions_table).await?.links;
     report.old_links = delete_name_links(client, transactions_table).await?;
@@ -92,6 +105,11 @@ async fn assign_user_ids(
             // Given one meanwhile (another run): the next run maps its payments.
             Err(UserWriteError::NoSuchUser(_)) => {}
             Err(e) => return Err(e.into()),
+        }
+    }
+    for (name, ids) in &names {
+        for id in ids {
+            users.register_merchant(id, name).await?;
         }
     }
     Ok(names)

@@ -239,7 +239,11 @@ async fn fresh_users_table() -> Result<Option<(String, DynamoUsers)>, Box<dyn st
     )))
 }
 
-fn add_merchant(c: &str, username: &str, merchant: &[&str]) -> Result<Output, Box<dyn std::error::Error>> {
+fn add_merchant(
+    c: &str,
+    username: &str,
+    merchant: &[&str],
+) -> Result<Output, Box<dyn std::error::Error>> {
     let mut args = vec![
         "add",
         "--config",
@@ -269,7 +273,12 @@ async fn merchants_get_ids_share_them_by_id_and_none_may_be_upstream() -> TestRe
         &["--merchant-id", "mer_upstream"],
     ] {
         let refused = add_merchant(c, "mallory", merchant)?;
-        assert_eq!(refused.status.code(), Some(2), "{merchant:?}: {}", text(&refused));
+        assert_eq!(
+            refused.status.code(),
+            Some(2),
+            "{merchant:?}: {}",
+            text(&refused)
+        );
         assert!(text(&refused).contains("upstream"), "{}", text(&refused));
     }
     assert!(store.find(&Username::parse("mallory")?).await?.is_none());
@@ -284,9 +293,20 @@ async fn merchants_get_ids_share_them_by_id_and_none_may_be_upstream() -> TestRe
     let id = fay.merchant_id.clone().ok_or("fay has no merchant id")?;
     assert!(!id.is_upstream());
     assert!(text(&added).contains(id.as_str()), "{}", text(&added));
+    let registry = store.list().await?;
+    assert!(
+        registry
+            .iter()
+            .all(|u| !u.username.as_str().starts_with("mer_")),
+        "the registry's items are no users"
+    );
     let same_name = add_merchant(c, "gus", &["--merchant", "Fay's Flowers"])?;
     assert_eq!(same_name.status.code(), Some(1), "{}", text(&same_name));
-    assert!(text(&same_name).contains("--merchant-id"), "{}", text(&same_name));
+    assert!(
+        text(&same_name).contains("--merchant-id"),
+        "{}",
+        text(&same_name)
+    );
     let joined = add_merchant(c, "gus", &["--merchant-id", id.as_str()])?;
     assert!(joined.status.success(), "{}", text(&joined));
     let gus = store

@@ -152,14 +152,20 @@ mod tests {
         let alices = MerchantId::new();
         let impostor = merchant("Alice's Shop", &MerchantId::new());
         for owner in [alices.as_str(), "Alice's Shop"] {
-            assert!(matches!(impostor.may_see(Some(owner)), Err(ApiError::NotFound)));
+            assert!(matches!(
+                impostor.may_see(Some(owner)),
+                Err(ApiError::NotFound)
+            ));
         }
     }
 
     #[test]
     fn nobody_but_an_admin_acts_for_the_upstream_merchant() {
         let upstream = Some(MerchantId::UPSTREAM);
-        assert_eq!(admin().acting_for(upstream).ok(), Some(MerchantId::upstream()));
+        assert_eq!(
+            admin().acting_for(upstream).ok(),
+            Some(MerchantId::upstream())
+        );
         let named_upstream = merchant("upstream", &MerchantId::new());
         assert!(matches!(
             named_upstream.acting_for(upstream),

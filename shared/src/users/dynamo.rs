@@ -138,6 +138,21 @@ impl DynamoUsers {
         }
     }
 
+    /// Writes the merchant registry's item of `id` (`username` = the id, no password: nobody
+    /// logs in as it), which the stream's consumers read to accept a message's merchant id,
+    /// with the merchant's display name. Creates or renames it.
+    pub async fn register_merchant(&self, id: &MerchantId, name: &str) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("username", AttributeValue::S(id.to_string()))
+            .item("merchant_id", AttributeValue::S(id.to_string()))
+            .item("merchant", AttributeValue::S(name.to_owned()))
+            .send()
+            .await?;
+        Ok(())
+    }
+
     /// Every user, sorted by name. A Scan: the users table is small and only the operator's
     /// command lists it, never a request path.
     pub async fn list(&self) -> Result<Vec<User>, StoreError> {
@@ -148,6 +163,8 @@ impl DynamoUsers {
                 .client
                 .scan()
                 .table_name(&self.table)
+                // Users only: the merchant registry's items have no password.
+                .filter_expression("attribute_exists(password_hash)")
                 .set_exclusive_start_key(start)
                 .send()
                 .await?;

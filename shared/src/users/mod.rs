@@ -49,6 +49,10 @@ impl Username {
         }) {
             return Err("may hold only a-z, 0-9 and . _ - @".to_owned());
         }
+        // The merchant registry's items are keyed by merchant id in the same table.
+        if raw.starts_with("mer_") {
+            return Err("may not start with mer_ (the shape of a merchant id)".to_owned());
+        }
         Ok(Username(raw.to_owned()))
     }
 
@@ -124,14 +128,27 @@ mod tests {
     fn usernames_are_short_lower_case_and_plain() {
         assert!(Username::parse("alice").is_ok());
         assert!(Username::parse("ops.team-1@payrail").is_ok());
-        for bad in ["", "Alice", "a b", "x\u{0}", &"a".repeat(65)] {
+        for bad in [
+            "",
+            "Alice",
+            "a b",
+            "x\u{0}",
+            "mer_upstream",
+            &"a".repeat(65),
+        ] {
             assert!(Username::parse(bad).is_err(), "{bad:?}");
         }
     }
 
     #[test]
     fn refuses_the_upstream_merchant_name_in_any_case_and_id_shaped_names() {
-        for reserved in ["upstream", "UPSTREAM", " Upstream ", "mer_upstream", "MER_x"] {
+        for reserved in [
+            "upstream",
+            "UPSTREAM",
+            " Upstream ",
+            "mer_upstream",
+            "MER_x",
+        ] {
             assert!(check_merchant_name(reserved).is_err(), "{reserved:?}");
         }
         for empty in ["", "   ", &"x".repeat(101)] {

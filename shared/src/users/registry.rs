@@ -1,7 +1,9 @@
-//! The merchant registry: which merchant owns a stream payment. The users table's merchant users
-//! are the registry (no second list to keep in step); two sparse indexes answer "does this id
-//! exist" (`by_merchant_id`) and "which merchant has this name" (`by_merchant_name`), each one
-//! small Query, remembered for a minute in the Lambda.
+//! The merchant registry: which merchant owns a stream payment. It lives in the users table: one
+//! registry item per merchant, keyed by its id (`username = mer_…`, a name no user can have),
+//! answers "does this id exist" with one consistent GetItem; the sparse index
+//! `by_merchant_name` over the `merchant` attribute (merchant users and registry items) answers
+//! "which merchant has this name" with one small Query. Answers are remembered for a minute in
+//! the Lambda. One index, because CloudFormation adds one index to a table per update.
 
 use crate::domain::MerchantId;
 use crate::store::StoreError;
@@ -12,8 +14,7 @@ use std::future::Future;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// The users-table indexes the registry reads (template.yaml `UsersTable`).
-pub const BY_MERCHANT_ID: &str = "by_merchant_id";
+/// The users-table index the registry reads (template.yaml `UsersTable`).
 pub const BY_MERCHANT_NAME: &str = "by_merchant_name";
 
 /// What a stream message says about its merchant, strongest first.
@@ -77,14 +78,9 @@ impl MerchantRegistry {
         }
     }
 
-    /// The distinct merchant ids of the users whose attribute `attr` (in index `index`) is
-    /// `value`: at most a handful (the users of one merchant).
-    async fn ids_where(
-        &self,
-        index: &str,
-        attr: &str,
-        value: &str,
-    ) -> Result<BTreeSet<MerchantId>, StoreError> {
+    /// The distinct merchant ids of the items named `name`: at most a handful (the users of
+    /// one merchant and its registry item).
+    async fn ids_named(&self, name: &str) -> Result<BTreeSet<MerchantId>, StoreError> {
         let mut ids = BTreeSet::new();
         let mut start = None;
         loop {
@@ -92,10 +88,9 @@ impl MerchantRegistry {
                 .client
                 .query()
                 .table_name(&self.table)
-                .index_name(index)
-                .key_condition_expression("#k = :v")
-                .expression_attribute_names("#k", attr)
-                .expression_attribute_values(":v", AttributeValue::S(value.to_owned()))
+                .index_name(BY_MERCHANT_NAME)
+                .key_condition_expression("merchant = :v")
+                .expression_attribute_values(":v", AttributeValue::S(name.to_owned()))
                 .set_exclusive_start_key(start)
                 .send()
                 .await?;
@@ -119,10 +114,20 @@ impl MerchantRegistry {
         if let Some(known) = self.cached(&key) {
             return Ok(known.is_some());
         }
-        let found = self
-            .ids_where(BY_MERCHANT_ID, "merchant_id", id.as_str())
+        let item = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("username", AttributeValue::S(id.to_string()))
+            .projection_expression("merchant_id")
+            .consistent_read(true)
+            .send()
             .await?
-            .contains(id);
+            .item;
+        let found = matches!(
+            item.as_ref().and_then(|i| i.get("merchant_id")),
+            Some(AttributeValue::S(stored)) if stored == id.as_str()
+        );
         self.remember(key, found.then(|| id.clone()));
         Ok(found)
     }
@@ -132,7 +137,7 @@ impl MerchantRegistry {
         if let Some(known) = self.cached(&key) {
             return Ok(known);
         }
-        let ids = self.ids_where(BY_MERCHANT_NAME, "merchant", name).await?;
+        let ids = self.ids_named(name).await?;
         let id = only_one(name, ids);
         self.remember(key, id.clone());
         Ok(id)
@@ -174,10 +179,9 @@ impl ResolveOwner for MerchantRegistry {
             .map(str::trim)
             .find(|n| !n.is_empty());
         match name {
-            Some(name) if crate::users::check_merchant_name(name).is_ok() => Ok(self
-                .named(name)
-                .await?
-                .unwrap_or_else(MerchantId::upstream)),
+            Some(name) if crate::users::check_merchant_name(name).is_ok() => {
+                Ok(self.named(name).await?.unwrap_or_else(MerchantId::upstream))
+            }
             _ => Ok(MerchantId::upstream()),
         }
     }

@@ -155,14 +155,14 @@ impl FaultStack {
     /// (that route needs DynamoDB, which a test may have stopped).
     fn bearer(&self) -> Result<String, Error> {
         let token = self.issuer.issue(
-                "alice",
-                Role::Merchant,
-                Some(ActingFor {
-                    id: &self.merchant_id,
-                    name: MERCHANT,
-                }),
-                SystemClock.now(),
-            )?;
+            "alice",
+            Role::Merchant,
+            Some(ActingFor {
+                id: &self.merchant_id,
+                name: MERCHANT,
+            }),
+            SystemClock.now(),
+        )?;
         Ok(format!("Bearer {}", token.access_token))
     }
 

@@ -81,8 +81,10 @@ pub async fn add_merchant_user(
     prefix: &str,
     merchant: &str,
     id: Option<payrail_shared::domain::MerchantId>,
-) -> Result<(&'static str, payrail_shared::domain::MerchantId), Box<dyn std::error::Error + Send + Sync>>
-{
+) -> Result<
+    (&'static str, payrail_shared::domain::MerchantId),
+    Box<dyn std::error::Error + Send + Sync>,
+> {
     use payrail_shared::auth::{Role, hash_password};
     use payrail_shared::domain::{Clock, MerchantId, SystemClock};
     use payrail_shared::users::{DynamoUsers, User, Username};
@@ -102,6 +104,7 @@ pub async fn add_merchant_user(
             created_at: SystemClock.now(),
         })
         .await?;
+    users.register_merchant(&id, merchant).await?;
     Ok((Box::leak(username.into_boxed_str()), id))
 }
 

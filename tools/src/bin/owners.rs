@@ -1,7 +1,8 @@
 //! `owners`: moves a deployed stage's ownership from merchant names to merchant ids.
 //!
 //! ```text
-//! owners backfill --config transactions.yaml --users-table <UsersTableName>
+//! owners backfill --config transactions.yaml --users-table <UsersTableName> --users-only   (before the deploy)
+//! owners backfill --config transactions.yaml --users-table <UsersTableName>                (after it)
 //! ```
 //!
 //! The config file is the generator's (endpoint, region, credentials), with `table` naming the
@@ -13,12 +14,16 @@
 
 use clap::{Parser, Subcommand};
 use payrail_tools::generator::{Config, client, error_chain};
-use payrail_tools::owners::backfill_owners;
+use payrail_tools::owners::{Steps, backfill_owners};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Debug, Parser)]
-#[command(name = "owners", version, about = "Move ownership from merchant names to ids")]
+#[command(
+    name = "owners",
+    version,
+    about = "Move ownership from merchant names to ids"
+)]
 struct Args {
     #[command(subcommand)]
     command: Command,
@@ -32,6 +37,9 @@ enum Command {
         config: PathBuf,
         #[arg(long)]
         users_table: String,
+        /// Only give merchant users their ids and register them (safe before the deploy).
+        #[arg(long)]
+        users_only: bool,
     },
 }
 
@@ -40,7 +48,13 @@ async fn main() -> ExitCode {
     let Command::Backfill {
         config,
         users_table,
+        users_only,
     } = Args::parse().command;
+    let steps = if users_only {
+        Steps::UsersOnly
+    } else {
+        Steps::All
+    };
     let config = match Config::load(&config) {
         Ok(config) => config,
         Err(e) => {
@@ -48,7 +62,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match backfill_owners(&client(&config).await, &users_table, &config.table).await {
+    match backfill_owners(&client(&config).await, &users_table, &config.table, steps).await {
         Ok(done) => {
             println!(
                 "{} merchant users given an id; {} payments moved to ids ({} to the upstream merchant); \

@@ -113,9 +113,9 @@ fn parse_username(raw: &str) -> Result<Username, String> {
 
 fn parse_merchant_id(raw: &str) -> Result<MerchantId, String> {
     match MerchantId::parse(raw) {
-        Ok(id) if id.is_upstream() => Err(
-            "mer_upstream is the reserved upstream merchant: only admins act for it".to_owned(),
-        ),
+        Ok(id) if id.is_upstream() => {
+            Err("mer_upstream is the reserved upstream merchant: only admins act for it".to_owned())
+        }
         Ok(id) => Ok(id),
         Err(e) => Err(e.to_string()),
     }
@@ -184,7 +184,12 @@ async fn run(command: Command) -> Result<(), Failure> {
             };
             let password = read_password()?;
             let store = users(&target.config).await?;
-            if exists_ok && store.find(&target.username).await.map_err(|e| failed(&e))?.is_some()
+            if exists_ok
+                && store
+                    .find(&target.username)
+                    .await
+                    .map_err(|e| failed(&e))?
+                    .is_some()
             {
                 println!("exists {} (left unchanged)", target.username);
                 return Ok(());
@@ -207,7 +212,17 @@ async fn run(command: Command) -> Result<(), Failure> {
                 created_at: SystemClock.now(),
             };
             match store.add(&user).await {
-                Ok(()) => println!("added {} ({})", user.username, describe(&user)),
+                Ok(()) => {
+                    // The registry item makes the id known to the stream's consumers; writing
+                    // it again for a joining user is harmless (same id, same name).
+                    if let (Some(name), Some(id)) = (&user.merchant, &user.merchant_id) {
+                        store
+                            .register_merchant(id, name)
+                            .await
+                            .map_err(|e| failed(&e))?;
+                    }
+                    println!("added {} ({})", user.username, describe(&user));
+                }
                 Err(UserWriteError::Exists(name)) if exists_ok => {
                     println!("exists {name} (left unchanged)");
                 }
@@ -238,6 +253,10 @@ async fn run(command: Command) -> Result<(), Failure> {
                     .await
                     .map_err(|e| failed(&e))?;
             }
+            store
+                .register_merchant(&merchant_id, &name)
+                .await
+                .map_err(|e| failed(&e))?;
             println!(
                 "renamed {merchant_id} to {name:?} ({} user(s)); it owns what it owned",
                 members.len()
@@ -313,12 +332,17 @@ fn merchant_for(
                 .find(|u| u.merchant_id.as_ref() == Some(&id))
                 .and_then(|u| u.merchant.clone())
             else {
-                return Err((1, format!("no merchant {id}: create it with --merchant NAME")));
+                return Err((
+                    1,
+                    format!("no merchant {id}: create it with --merchant NAME"),
+                ));
             };
             match name {
                 Some(name) if name != existing => Err((
                     2,
-                    format!("merchant {id} is named {existing:?}: drop --merchant or rename it with rename-merchant"),
+                    format!(
+                        "merchant {id} is named {existing:?}: drop --merchant or rename it with rename-merchant"
+                    ),
                 )),
                 _ => Ok((existing, id)),
             }
