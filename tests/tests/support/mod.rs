@@ -86,13 +86,13 @@ pub async fn add_merchant_user(
     Box<dyn std::error::Error + Send + Sync>,
 > {
     use payrail_shared::auth::{Role, hash_password};
-    use payrail_shared::domain::{Clock, MerchantId, SystemClock};
+    use payrail_shared::domain::{Clock, SystemClock};
     use payrail_shared::users::{DynamoUsers, User, Username};
     let client = dynamodb().await.ok_or("no DynamoDB")?;
     let users = DynamoUsers::new(client, std::env::var("USERS_TABLE")?);
     let tag = &uuid::Uuid::new_v4().simple().to_string()[..8];
     let username = format!("{prefix}-{tag}");
-    let id = id.unwrap_or_else(MerchantId::new);
+    let id = id.unwrap_or_default();
     users
         .add(&User {
             username: Username::parse(&username)?,
