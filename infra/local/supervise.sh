@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# supervise.sh NAME DIR CMD...: runs CMD as a restartable emulator (stack.sh starts DynamoDB
-# Local and moto through it). DIR/NAME.pid holds CMD's pid. The stop-NAME script stack.sh writes
+# supervise.sh NAME DIR CMD...: runs CMD as a restartable emulator (stack.sh starts the local
+# DynamoDB and moto through it). DIR/NAME.pid holds CMD's pid. The stop-NAME script stack.sh writes
 # creates DIR/NAME.stopped and stops CMD; this script then waits until start-NAME removes that
 # file and runs CMD again, on the same port. CMD exiting on its own (a crash) ends this script
 # with CMD's status, as if it ran unsupervised; TERM to the process group (stack_stop) ends both.

@@ -3,10 +3,10 @@
 #
 #   infra/local/test-env.sh cargo test --workspace
 #
-# Starts DynamoDB Local (in memory) and SQS (moto), creates the template's tables and queues,
+# Starts the local DynamoDB (Dynoxide, in memory) and SQS (moto), creates the template's tables and queues,
 # starts the functions under cargo lambda watch, the API Gateway and SQS event-source
 # emulations, exports
-#   PAYRAIL_TEST_DYNAMODB_ENDPOINT, AWS_ENDPOINT_URL_DYNAMODB  DynamoDB Local
+#   PAYRAIL_TEST_DYNAMODB_ENDPOINT, AWS_ENDPOINT_URL_DYNAMODB  the local DynamoDB
 #   PAYRAIL_API_URL                                           the HTTP API (API Gateway emulation)
 #   PAYRAIL_LAMBDA_URL                                        the Lambda invoke API (cargo lambda watch)
 #   TRANSACTIONS_TABLE, USERS_TABLE, ACCOUNTS_TABLE,
@@ -29,7 +29,7 @@
 # The template's schedules (the reconciler) run at their rate.
 #
 # PAYRAIL_FAULT_STACK=1 makes the stack for the fault tests (tests/tests/stream_faults.rs):
-# DynamoDB Local persists under $STACK_LOG_DIR (so a restart keeps the data, as DynamoDB does),
+# the local DynamoDB persists in a file under $STACK_LOG_DIR (so a restart keeps the data, as DynamoDB does),
 # schedules fire every PAYRAIL_SCHEDULE_SECONDS (default 5) and the reconciler re-sends
 # payments pending longer than RECONCILE_AFTER_SECONDS (default 15).
 set -euo pipefail

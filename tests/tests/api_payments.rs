@@ -1,5 +1,5 @@
 //! The payment routes through the local stack (API Gateway emulation, the Lambda authorizer with
-//! real tokens, the functions, DynamoDB Local, the online queue and the validator against the
+//! real tokens, the functions, the local DynamoDB, the online queue and the validator against the
 //! gateway simulator): creating, processing, reading and listing payments, and the account's
 //! `last_payment_date`. Every response is searched for card data (support::payments).
 

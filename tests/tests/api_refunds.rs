@@ -686,7 +686,7 @@ impl payrail_shared::queue::SendDelayed for NoQueue {
 }
 
 /// The API emulation runs two instances per function; this drives the service itself with 20
-/// refunds at once against DynamoDB Local, so the transactions really collide.
+/// refunds at once against the local DynamoDB, so the transactions really collide.
 #[tokio::test]
 async fn twenty_refunds_at_once_in_process_commit_at_most_the_amount() -> TestResult {
     use payrail_shared::auth::{Identity, Role};

@@ -1,5 +1,5 @@
 //! The report routes through the local stack, as a client sees them: the API Gateway
-//! emulation, the real function binaries under the Lambda Runtime API, DynamoDB Local.
+//! emulation, the real function binaries under the Lambda Runtime API, the local DynamoDB.
 
 mod support;
 

@@ -1,4 +1,4 @@
-//! Every report, through its handler and real DynamoDB Local, against a brute-force answer
+//! Every report, through its handler and the local DynamoDB, against a brute-force answer
 //! computed from every payment written: several windows, filters and page sizes, payments
 //! exactly on the window's edges, ties, non-completed payments, and windows cutting days in two.
 

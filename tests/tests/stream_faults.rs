@@ -1,6 +1,6 @@
 //! Nothing lost, nothing duplicated across emulator restarts. A stream of payments (online and
 //! offline through POST /payments, and upstream messages straight into the online and offline
-//! queues) is running when the SQS emulator, or DynamoDB Local, is stopped; production goes on
+//! queues) is running when the SQS emulator, or the local DynamoDB, is stopped; production goes on
 //! (the API answers 503 problem+json meanwhile and the client retries with its Idempotency-Key;
 //! the upstream producer retries its sends); the emulator is started again on its port. After
 //! recovery every payment is final, once: one item per payment, aggregates equal to a recount,

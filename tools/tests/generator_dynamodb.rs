@@ -1,9 +1,9 @@
-//! The generator against a real DynamoDB (DynamoDB Local): items written, counters exact, no
-//! card number stored. Runs only when `PAYRAIL_TEST_DYNAMODB_ENDPOINT` is set (host:port or URL),
-//! e.g. with DynamoDB Local started as docs/TOOLING describes:
+//! The generator against a real DynamoDB (the local one, Dynoxide): items written, counters
+//! exact, no card number stored. Runs only when `PAYRAIL_TEST_DYNAMODB_ENDPOINT` is set (host:port
+//! or URL), e.g. with the local DynamoDB started by hand:
 //!
 //! ```text
-//! java -Xmx512m -Djava.library.path=$D/DynamoDBLocal_lib -jar $D/DynamoDBLocal.jar -inMemory -sharedDb -port 8000
+//! target/debug/payrail-dynamodb --port 8000 &
 //! PAYRAIL_TEST_DYNAMODB_ENDPOINT=127.0.0.1:8000 cargo test -p payrail-tools --test generator_dynamodb
 //! ```
 

@@ -1,4 +1,4 @@
-//! create-tables against DynamoDB Local on a table that predates an index of the template (a
+//! create-tables against the local DynamoDB on a table that predates an index of the template (a
 //! persisted local table, `make run`): the missing index is added, the data stays. Runs only
 //! when `PAYRAIL_TEST_DYNAMODB_ENDPOINT` is set (`make test` sets it).
 

@@ -1,4 +1,4 @@
-//! The `users` command against DynamoDB Local: add (password from stdin, stored only as an
+//! The `users` command against the local DynamoDB: add (password from stdin, stored only as an
 //! argon2id hash), refuse a duplicate, disable, enable, list. Runs when
 //! `PAYRAIL_TEST_DYNAMODB_ENDPOINT` is set (`make test` sets it).
 

@@ -1,4 +1,4 @@
-//! DynamoDB's transaction conflicts, injected: neither DynamoDB Local nor a load test on it
+//! DynamoDB's transaction conflicts, injected: neither the local DynamoDB nor a load test on it
 //! reproduces a `TransactionConflict` cancellation, so the test's SDK configuration carries an
 //! HTTP client that answers chosen TransactWriteItems calls itself, as DynamoDB does when
 //! another transaction holds one of the items: 400 `TransactionCanceledException` with the

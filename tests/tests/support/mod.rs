@@ -43,7 +43,7 @@ pub async fn dynamodb() -> Option<Client> {
     Some(Client::new(&dynamodb_config().await?))
 }
 
-/// The SDK configuration for the test DynamoDB Local, for a client built with more settings.
+/// The SDK configuration for the test DynamoDB, for a client built with more settings.
 pub async fn dynamodb_config() -> Option<aws_config::SdkConfig> {
     let endpoint = service("PAYRAIL_TEST_DYNAMODB_ENDPOINT")?;
     let config = aws_config::defaults(aws_config::BehaviorVersion::latest())

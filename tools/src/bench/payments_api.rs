@@ -1,5 +1,5 @@
 //! Latency of POST /payments and GET /payments/{id} through the local stack (API Gateway
-//! emulation → authorizer → function → DynamoDB Local, and SQS for online payments), one request
+//! emulation → authorizer → function → the local DynamoDB, and SQS for online payments), one request
 //! at a time, as one merchant sees it.
 
 use super::BenchResult;

@@ -1,7 +1,7 @@
 //! End-to-end stream throughput: online payments sent straight into the online queue, as an
 //! upstream producer sends them, timed until every one of them is final in the table. What runs
 //! in between (the SQS event-source emulation, the validator under the Lambda Runtime API, the
-//! gateway simulator with its latency, DynamoDB Local) is whatever the caller started.
+//! gateway simulator with its latency, the local DynamoDB) is whatever the caller started.
 
 use super::BenchResult;
 use crate::generator::data::card_number;

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(about = "payrail benchmarks against DynamoDB (DynamoDB Local or AWS)")]
+#[command(about = "payrail benchmarks against DynamoDB (the local one or AWS)")]
 struct Cli {
     /// Generator-style YAML naming endpoint, region, credentials and table (the DynamoDB
     /// benchmarks).

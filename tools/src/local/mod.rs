@@ -2,7 +2,7 @@
 //! event sources, all read from `template.yaml`, so that nothing the template defines is defined
 //! a second time for local use.
 //!
-//! - [`tables`]: the `AWS::DynamoDB::Table` resources, created in DynamoDB Local;
+//! - [`tables`]: the `AWS::DynamoDB::Table` resources, created in the local DynamoDB;
 //! - [`queues`]: the `AWS::SQS::Queue` resources, created in the local SQS (moto);
 //! - [`env`]: the functions' environment variables, resolved for the local stack;
 //! - [`apigw`]: an API Gateway HTTP API (payload format 2.0) in front of `cargo lambda watch`;

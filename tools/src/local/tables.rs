@@ -1,4 +1,4 @@
-//! The template's `AWS::DynamoDB::Table` resources, and creating them in DynamoDB Local.
+//! The template's `AWS::DynamoDB::Table` resources, and creating them in the local DynamoDB.
 //!
 //! The local table name is the resource's logical id (e.g. `TransactionsTable`) with an optional
 //! prefix, which is also what `!Ref TransactionsTable` resolves to in the local function
@@ -32,7 +32,7 @@ const SUPPORTED: &[&str] = &[
     "StreamSpecification",
 ];
 
-/// Properties that change nothing on DynamoDB Local (encryption, backups, protection, naming,
+/// Properties that change nothing on the local DynamoDB (encryption, backups, protection, naming,
 /// tagging, cost and capacity management): ignored.
 const IGNORED: &[&str] = &[
     "SSESpecification",
@@ -527,8 +527,8 @@ async fn add_missing_indexes(
     Ok(added)
 }
 
-/// DynamoDB Local backfills a new index in the background, slower the more tables it holds (a
-/// test stack's emulator holds hundreds): minutes are allowed, not a fixed minute.
+/// DynamoDB backfills a new index in the background (CREATING, then ACTIVE); Dynoxide has it
+/// ACTIVE when UpdateTable answers (conformance tests). The deadline is for a large table.
 const INDEX_ACTIVE_WITHIN: Duration = Duration::from_secs(300);
 
 async fn wait_index_active(client: &Client, name: &str, index: &str) -> anyhow::Result<()> {
