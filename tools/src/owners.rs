@@ -8,13 +8,14 @@
 //!    `version + 1` so that a writer holding the old item retries instead of writing the name
 //!    back;
 //! 3. **links**: `accounts backfill-links` writes the id-keyed account–merchant links from the
-//!    rewritten payments, then the name-keyed links are deleted;
+//!    rewritten payments (none for a payment left under a name), then the name-keyed links are
+//!    deleted;
 //! 4. **idempotency records** under a name are copied under the id (kept 24 h like the
 //!    original), so a client's retry across the deploy still replays.
 //!
 //! Every read is a Scan: an operator command, never a request path.
 
-use crate::links::backfill_links;
+use crate::links::backfill_links_of;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 use payrail_shared::domain::MerchantId;
@@ -71,7 +72,12 @@ pub async fn backfill_owners(
         return Ok(report);
     }
     rewrite_payments(client, transactions_table, &names, &mut report).await?;
-    report.links = backfill_links(client, transactions_table).await?.links;
+    // A payment left under a name (several merchants have it) gets no link: only ids are read.
+    report.links = backfill_links_of(client, transactions_table, |owner| {
+        MerchantId::parse(owner).is_ok()
+    })
+    .await?
+    .links;
     report.old_links = delete_name_links(client, transactions_table).await?;
     report.idempotency = copy_idempotency(client, transactions_table, &names).await?;
     Ok(report)
