@@ -8,6 +8,7 @@
 
 mod support;
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use payrail_shared::domain::{MerchantId, PaymentId};
 use payrail_shared::users::{DynamoUsers, Username};
 use reqwest::Method;
@@ -290,6 +291,158 @@ async fn a_stream_payment_of_no_registered_merchant_is_the_upstream_merchants() 
     assert_eq!(
         admin.get(&format!("/payments/{}", sent[0])).await?.body["status"],
         "refunded"
+    );
+    Ok(())
+}
+
+/// Moves the Idempotency-Key record of `key` (sort key `sk`) from the merchant's id to its
+/// name: what the code before owner ids left for a request begun before the deploy (the same
+/// digest and response; only the scope differs). `edit` changes the moved record.
+async fn as_before_owner_ids(
+    client: &aws_sdk_dynamodb::Client,
+    id: &MerchantId,
+    name: &str,
+    key: &str,
+    sk: &str,
+    edit: impl FnOnce(&mut std::collections::HashMap<String, AttributeValue>),
+) -> TestResult {
+    let table = std::env::var("TRANSACTIONS_TABLE")?;
+    let by_id = format!("IDEM#{}:{id}#{key}", id.as_str().len());
+    let mut item = client
+        .get_item()
+        .table_name(&table)
+        .key("pk", AttributeValue::S(by_id.clone()))
+        .key("sk", AttributeValue::S(sk.to_owned()))
+        .consistent_read(true)
+        .send()
+        .await?
+        .item
+        .ok_or("no record under the id")?;
+    client
+        .delete_item()
+        .table_name(&table)
+        .key("pk", AttributeValue::S(by_id))
+        .key("sk", AttributeValue::S(sk.to_owned()))
+        .send()
+        .await?;
+    let by_name = format!("IDEM#{}:{name}#{key}", name.len());
+    item.insert("pk".to_owned(), AttributeValue::S(by_name));
+    edit(&mut item);
+    client
+        .put_item()
+        .table_name(&table)
+        .set_item(Some(item))
+        .send()
+        .await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_retry_across_the_deploy_is_answered_from_the_record_kept_under_the_name() -> TestResult {
+    let Some(api) = Api::new() else { return Ok(()) };
+    let Some(client) = support::dynamodb().await else {
+        return Ok(());
+    };
+    let name = format!("Legacy {}", tag());
+    let (user, id) = support::add_merchant_user("legacy", &name, None).await?;
+    let merchant = Session::new(&api, user);
+    let account = fresh_account().await?;
+    let body = card_body(account);
+    let key = |what: &str| format!("{what}-{}", tag());
+    let listed = |account: u64| {
+        let merchant = &merchant;
+        async move {
+            merchant
+                .list_all(&format!("account_id={account}"), 100)
+                .await
+                .map(|page| ids(&page))
+        }
+    };
+
+    // A payment made before the deploy: its record is under the merchant's name.
+    let done = key("done");
+    let first = merchant.create_with_key(&body, &done).await?;
+    assert_eq!(first.status, 201, "{}", first.text);
+    as_before_owner_ids(&client, &id, &name, &done, "IDEM", |_| {}).await?;
+    let retry = merchant.create_with_key(&body, &done).await?;
+    assert_eq!((retry.status, &retry.text), (first.status, &first.text));
+    assert_eq!(retry.header("idempotent-replayed"), Some("true"));
+    assert_eq!(retry.header("location"), first.header("location"));
+    assert_eq!(
+        listed(account).await?,
+        vec![first.id()],
+        "no second payment"
+    );
+    // The record now answers under the id too; another body is still refused.
+    let again = merchant.create_with_key(&body, &done).await?;
+    assert_eq!((again.status, &again.text), (first.status, &first.text));
+    let other = support::payments::with(&body, &[("/amount", json!(999))]);
+    let mismatch = merchant.create_with_key(&other, &done).await?;
+    assert_eq!(mismatch.status, 422, "{}", mismatch.text);
+    assert_eq!(mismatch.fields(), ["Idempotency-Key"]);
+
+    // Still running under the old code: 409, and nothing is made.
+    let running_account = fresh_account().await?;
+    let running_body = card_body(running_account);
+    let running = key("running");
+    let made = merchant.create_with_key(&running_body, &running).await?;
+    assert_eq!(made.status, 201, "{}", made.text);
+    let until = i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)?
+            .as_millis(),
+    )? + 60_000;
+    as_before_owner_ids(&client, &id, &name, &running, "IDEM", |item| {
+        item.remove("response");
+        item.insert(
+            "locked_until".to_owned(),
+            AttributeValue::N(until.to_string()),
+        );
+    })
+    .await?;
+    let in_flight = merchant.create_with_key(&running_body, &running).await?;
+    assert_eq!(in_flight.status, 409, "{}", in_flight.text);
+    assert_eq!(listed(running_account).await?, vec![made.id()]);
+
+    // Failed on the old code's side (unlocked, no answer kept): continued under its id.
+    let failed_account = fresh_account().await?;
+    let failed_body = card_body(failed_account);
+    let failed = key("failed");
+    let made = merchant.create_with_key(&failed_body, &failed).await?;
+    assert_eq!(made.status, 201, "{}", made.text);
+    as_before_owner_ids(&client, &id, &name, &failed, "IDEM", |item| {
+        item.remove("response");
+        item.insert("locked_until".to_owned(), AttributeValue::N("0".to_owned()));
+    })
+    .await?;
+    let resumed = merchant.create_with_key(&failed_body, &failed).await?;
+    assert!(resumed.status < 300, "{}", resumed.text);
+    assert_eq!(resumed.id(), made.id(), "the same payment, not a second");
+    assert_eq!(listed(failed_account).await?, vec![made.id()]);
+
+    // A refund made before the deploy, retried after it: one refund.
+    let refund_key = key("refund");
+    let refunds_path = format!("/payments/{}/refunds", first.id());
+    let refund_with_key = || {
+        merchant.request(Method::POST, &refunds_path, |r| {
+            r.header("Idempotency-Key", refund_key.as_str())
+                .json(&json!({"amount": 100}))
+        })
+    };
+    let refunded = refund_with_key().await?;
+    assert_eq!(refunded.status, 201, "{}", refunded.text);
+    as_before_owner_ids(&client, &id, &name, &refund_key, "IDEM#refund", |_| {}).await?;
+    let retried = refund_with_key().await?;
+    assert_eq!(
+        (retried.status, &retried.text),
+        (refunded.status, &refunded.text)
+    );
+    let refunds = merchant.get(&refunds_path).await?;
+    assert_eq!(
+        refunds.body["data"].as_array().map(Vec::len),
+        Some(1),
+        "{}",
+        refunds.text
     );
     Ok(())
 }

@@ -34,6 +34,9 @@ pub struct Once<'a> {
     pub scope: Scope,
     /// The merchant whose key it is (its id: keys are per merchant).
     pub merchant: &'a MerchantId,
+    /// The merchant's name, whose records the code before owner ids kept: a fresh key under
+    /// the id is looked up under it (`DynamoIdempotency::begin_as`).
+    pub legacy_name: Option<&'a str>,
     pub key: &'a IdempotencyKey,
     pub digest: &'a RequestDigest,
     pub now: Timestamp,
@@ -52,11 +55,15 @@ impl Once<'_> {
             records,
             scope,
             merchant,
+            legacy_name,
             key,
             digest,
             now,
         } = self;
-        let reserved = match records.begin(scope, merchant, key, digest, now).await? {
+        let begin = records
+            .begin_as(scope, merchant, legacy_name, key, digest, now)
+            .await?;
+        let reserved = match begin {
             Begin::Run(reserved) => reserved,
             Begin::Replay(stored) => return Ok(replay(stored)),
             Begin::InFlight => {

@@ -113,6 +113,8 @@ async fn create<Q: SendMessage, S: SealCards>(
         records: &endpoint.idempotency,
         scope: Scope::Payment,
         merchant: merchant.id,
+        // Before owner ids a merchant's keys were scoped by its name.
+        legacy_name: Some(merchant.name).filter(|name| !name.is_empty()),
         key: &key,
         digest: &digest,
         now,

@@ -145,6 +145,8 @@ async fn create<Q: SendDelayed>(
         records: &endpoint.idempotency,
         scope: Scope::Refund,
         merchant: &merchant,
+        // Before owner ids a merchant's keys were scoped by its name (admins refunded nothing).
+        legacy_name: caller.own_merchant().and(caller.merchant.as_deref()),
         key: &key,
         digest: &digest,
         now,
