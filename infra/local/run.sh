@@ -45,6 +45,7 @@ TRANSACTIONS_TABLE="${TABLE_PREFIX}TransactionsTable"
 export TRANSACTIONS_TABLE
 seed_demo_users
 seed_demo_accounts
+backfill_demo_owners
 
 # Does the table hold a payment? Payments are the items whose pk starts with PAY# (see
 # shared/src/store/keys.rs); the per-day counters and other items don't count.

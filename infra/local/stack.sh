@@ -22,6 +22,7 @@
 #   random_key                              prints a fresh random key (for the signing keys)
 #   seed_demo_users                         the demo users of SPEC §7 (local stack only)
 #   seed_demo_accounts                      paying accounts 1..=500 (after seed_demo_users)
+#   backfill_demo_owners                    owner ids for data kept from older runs (after seed_demo_users)
 #
 # Everything started runs in its own process group, logs to $STACK_LOG_DIR/<name>.log, and is
 # stopped (the whole group) when the sourcing script exits or gets INT/TERM.
@@ -324,6 +325,15 @@ YAML
   echo "$DEMO_PASSWORD" | "$users" add --config "$config" --exists-ok --username bob --role merchant --merchant "Bob's Bikes" >&2
   echo "$DEMO_PASSWORD" | "$users" add --config "$config" --exists-ok --username admin --role admin >&2
   echo "$DEMO_PASSWORD" | "$users" add --config "$config" --exists-ok --username charlie --role merchant --merchant "Charlie's Café" --disabled >&2
+}
+
+# Data kept from before owner ids (a `make run` folder of an older checkout): merchant users get
+# their ids and payments, links and Idempotency-Key records move to them, as on a deployed stage
+# (docs/deployment.md, "Owner ids"). Idempotent; a fresh stack has nothing to move.
+backfill_demo_owners() {
+  local config="$STACK_LOG_DIR/owners.yaml"
+  sed "s/^table: .*/table: ${TABLE_PREFIX}TransactionsTable/" "$STACK_LOG_DIR/users.yaml" >"$config"
+  "$STACK_BIN_DIR/owners" backfill --config "$config" --users-table "${TABLE_PREFIX}UsersTable" >&2
 }
 
 # The paying accounts 1..=500 (the generator's and the simulator's account ids), kept if present.

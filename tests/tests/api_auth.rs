@@ -6,8 +6,8 @@ mod support;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use payrail_shared::auth::{Role, SigningKey, TokenIssuer, TokenScope};
-use payrail_shared::domain::{Clock, SystemClock};
+use payrail_shared::auth::{ActingFor, Role, SigningKey, TokenIssuer, TokenScope};
+use payrail_shared::domain::{Clock, MerchantId, SystemClock};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 use support::TestResult;
@@ -36,11 +36,13 @@ const PROTECTED: [(&str, &str, u16); 9] = [
         "/payments/6f1c2b7e-9d4a-4e0b-8c3f-2a5d7e9b1c40/process",
         403,
     ),
-    // Refunding is the merchant's; an admin reads a payment's refunds.
+    // Refunding is the merchant's, and an admin's only for the upstream merchant's payments
+    // (403 on a merchant's: tests/tests/api_refunds.rs), so a missing payment is 404 to an
+    // admin too; an admin reads a payment's refunds.
     (
         "POST /payments/{id}/refunds",
         "/payments/6f1c2b7e-9d4a-4e0b-8c3f-2a5d7e9b1c40/refunds",
-        403,
+        404,
     ),
     (
         "GET /payments/{id}/refunds",
@@ -108,7 +110,12 @@ fn scoped_token(
     scope: TokenScope,
 ) -> Result<String, Box<dyn std::error::Error + Send + Sync>> {
     let key = std::env::var("TOKEN_SIGNING_KEY")?;
-    let merchant = (role == Role::Merchant).then_some("Alice's Shop");
+    // Any well-formed id: these tests are about the token, not what it owns.
+    let id = MerchantId::new();
+    let merchant = (role == Role::Merchant).then_some(ActingFor {
+        id: &id,
+        name: "Alice's Shop",
+    });
     Ok(
         TokenIssuer::new(&SigningKey::new(key.into_bytes())?, ttl_seconds, scope)
             .issue("admin", role, merchant, SystemClock.now())?
@@ -164,6 +171,12 @@ async fn tokens_from_the_endpoint_carry_the_configured_lifetime() -> TestResult 
     assert_eq!(claims["sub"], "alice");
     assert_eq!(claims["role"], "merchant");
     assert_eq!(claims["merchant"], "Alice's Shop");
+    assert!(
+        claims["merchant_id"]
+            .as_str()
+            .is_some_and(|id| MerchantId::parse(id).is_ok()),
+        "{claims}"
+    );
     assert_eq!(
         claims["exp"].as_i64().unwrap_or(0) - claims["iat"].as_i64().unwrap_or(0),
         ttl as i64
@@ -396,6 +409,7 @@ async fn fresh_user(password: &str) -> Result<String, Box<dyn std::error::Error 
         password_hash: payrail_shared::auth::hash_password(password)?,
         role: Role::Merchant,
         merchant: Some("Probe Shop".to_owned()),
+        merchant_id: Some(MerchantId::new()),
         enabled: true,
         created_at: Timestamp::from_millis(SystemClock.now().millis()),
     };

@@ -7,11 +7,9 @@ mod support;
 
 use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
 use payrail_shared::accounts::DynamoAccounts;
-use payrail_shared::auth::{Role, hash_password};
-use payrail_shared::domain::{AccountId, Clock, PaymentStatus, SystemClock, Timestamp};
+use payrail_shared::domain::{AccountId, MerchantId, PaymentStatus, Timestamp};
 use payrail_shared::store::PaymentItem;
 use payrail_shared::store::payments::{DynamoPayments, ListScope, MAX_ITEMS_READ, PaymentQuery};
-use payrail_shared::users::{DynamoUsers, User, Username};
 use payrail_tools::bench::capacity::CapacityMeter;
 use serde_json::Value;
 use support::TestResult;
@@ -33,30 +31,15 @@ fn matches() -> [usize; 4] {
 }
 
 /// A merchant user of the test's own (so no other test's listing sees its payments), with the
-/// demo password; returns (username, merchant).
-async fn fresh_merchant() -> Result<(&'static str, String), Error> {
-    let client = support::dynamodb().await.ok_or("no DynamoDB")?;
-    let users = DynamoUsers::new(client, std::env::var("USERS_TABLE")?);
+/// demo password; returns (username, merchant id).
+async fn fresh_merchant() -> Result<(&'static str, MerchantId), Error> {
     let tag = &uuid::Uuid::new_v4().simple().to_string()[..8];
-    let username = format!("listing-{tag}");
-    let merchant = format!("Listing {tag}");
-    users
-        .add(&User {
-            username: Username::parse(&username)?,
-            password_hash: hash_password(&Api::demo_password())?,
-            role: Role::Merchant,
-            merchant: Some(merchant.clone()),
-            enabled: true,
-            created_at: SystemClock.now(),
-        })
-        .await?;
-    // A session names its user for the test's lifetime.
-    Ok((Box::leak(username.into_boxed_str()), merchant))
+    support::add_merchant_user("listing", &format!("Listing {tag}"), None).await
 }
 
 /// Seeds the merchant's payments on `account` (neither completed nor pending: in no report) as
 /// a bulk loader does, and returns the matches' ids, newest first.
-async fn seed(merchant: &str, account: u64) -> Result<Vec<String>, Error> {
+async fn seed(merchant: &MerchantId, account: u64) -> Result<Vec<String>, Error> {
     let client = support::dynamodb().await.ok_or("no DynamoDB")?;
     let table = std::env::var("TRANSACTIONS_TABLE")?;
     let mut rng = support::rng(account);
@@ -72,7 +55,7 @@ async fn seed(merchant: &str, account: u64) -> Result<Vec<String>, Error> {
         let at = Timestamp::from_millis(base - i64::try_from(i)? * 1000);
         let mut p = support::payment(&mut rng, at, status);
         p.account_id = AccountId::new(account);
-        p.merchant = Some(merchant.to_owned());
+        p.merchant = Some(merchant.to_string());
         payments.push(p);
     }
     for chunk in payments.chunks(25) {

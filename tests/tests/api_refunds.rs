@@ -483,7 +483,8 @@ async fn only_completed_payments_can_be_refunded() -> TestResult {
     ] {
         let mut payment = support::payment(&mut rng, IMPORTED, status);
         payment.payment_type = PaymentType::Online;
-        payment.merchant = Some("Alice's Shop".to_owned());
+        let alices = support::merchant_id_of(&dynamodb, "alice").await?;
+        payment.merchant = Some(alices.to_string());
         stored.push(payment);
     }
     support::write_all(&dynamodb, &table, &stored).await?;
@@ -638,7 +639,8 @@ async fn a_refund_the_gateway_refuses_fails_and_gives_its_amount_back() -> TestR
     // An online payment the gateway never charged (imported history): it answers 404.
     let mut payment = support::payment(&mut support::rng(11), IMPORTED, PaymentStatus::Succeeded);
     payment.payment_type = PaymentType::Online;
-    payment.merchant = Some("Alice's Shop".to_owned());
+    let alices = support::merchant_id_of(&dynamodb, "alice").await?;
+    payment.merchant = Some(alices.to_string());
     support::write_all(&dynamodb, &table, std::slice::from_ref(&payment)).await?;
     let id = payment.id.to_string();
     let alice = Session::new(&api, "alice");
@@ -703,7 +705,8 @@ async fn twenty_refunds_at_once_in_process_commit_at_most_the_amount() -> TestRe
     let mut payment = support::payment(&mut support::rng(23), IMPORTED, PaymentStatus::Succeeded);
     payment.payment_type = PaymentType::Offline;
     payment.amount = MinorUnits::new(10_000)?;
-    payment.merchant = Some("Alice's Shop".to_owned());
+    let alices = support::merchant_id_of(&dynamodb, "alice").await?;
+    payment.merchant = Some(alices.to_string());
     support::write_all(&dynamodb, &table, std::slice::from_ref(&payment)).await?;
     let refunds = Refunds {
         store: DynamoRefunds::new(dynamodb, table),
@@ -717,6 +720,7 @@ async fn twenty_refunds_at_once_in_process_commit_at_most_the_amount() -> TestRe
         sub: "alice".to_owned(),
         role: Role::Merchant,
         merchant: Some("Alice's Shop".to_owned()),
+        merchant_id: Some(alices.clone()),
     };
 
     let results = futures::future::join_all((0..20).map(|_| {
@@ -782,7 +786,8 @@ async fn a_retry_taking_over_a_dead_attempt_gets_its_refund_not_another() -> Tes
     let mut payment = support::payment(&mut support::rng(29), IMPORTED, PaymentStatus::Succeeded);
     payment.payment_type = PaymentType::Offline;
     payment.amount = MinorUnits::new(10_000)?;
-    payment.merchant = Some("Alice's Shop".to_owned());
+    let alices = support::merchant_id_of(&dynamodb, "alice").await?;
+    payment.merchant = Some(alices.to_string());
     support::write_all(&dynamodb, &table, std::slice::from_ref(&payment)).await?;
     let refunds = Refunds {
         store: DynamoRefunds::new(dynamodb.clone(), table.clone()),
@@ -797,6 +802,7 @@ async fn a_retry_taking_over_a_dead_attempt_gets_its_refund_not_another() -> Tes
         sub: "alice".to_owned(),
         role: Role::Merchant,
         merchant: Some("Alice's Shop".to_owned()),
+        merchant_id: Some(alices.clone()),
     };
     let key = IdempotencyKey::parse(&format!("dead-{}", uuid::Uuid::new_v4()))?;
     let digest = RequestDigest::of_refund(&payment.id, &json!({}));
@@ -815,13 +821,13 @@ async fn a_retry_taking_over_a_dead_attempt_gets_its_refund_not_another() -> Tes
     };
 
     let first = new(records
-        .begin(Scope::Refund, "Alice's Shop", &key, &digest, now)
+        .begin(Scope::Refund, &alices, &key, &digest, now)
         .await?)?;
     let made = refunds.create_as(&alice, payment.id, full(), first).await?;
     // The Lambda dies here: no answer kept. Its lock expires; the client retries.
     let later = now.plus(LOCK_MS + 1);
     let retry = new(records
-        .begin(Scope::Refund, "Alice's Shop", &key, &digest, later)
+        .begin(Scope::Refund, &alices, &key, &digest, later)
         .await?)?;
     let again = refunds.create_as(&alice, payment.id, full(), retry).await?;
 

@@ -75,6 +75,7 @@ async fn an_offline_payment_is_metered_on_its_table_its_indexes_and_its_account(
         sqs: aws_sdk_sqs::Client::new(&sdk),
         transactions_table: transactions.clone(),
         accounts_table: accounts.clone(),
+        users_table: "unused-users".to_owned(),
         online_queue_url: "http://127.0.0.1:9/unused-online".to_owned(),
         log_queue_url: "http://127.0.0.1:9/unused-log".to_owned(),
         gateway_url: "http://127.0.0.1:9".to_owned(),

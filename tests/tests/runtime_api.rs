@@ -241,8 +241,9 @@ async fn the_authorizer_passes_a_valid_tokens_identity_on() -> TestResult {
     ) else {
         return Ok(());
     };
-    use payrail_shared::auth::{Role, SigningKey, TokenIssuer};
-    use payrail_shared::domain::{Clock, SystemClock};
+    use payrail_shared::auth::{ActingFor, Role, SigningKey, TokenIssuer};
+    use payrail_shared::domain::{Clock, MerchantId, SystemClock};
+    let bobs = MerchantId::new();
     let token = TokenIssuer::new(
         &SigningKey::new(key.into_bytes())?,
         30,
@@ -251,7 +252,10 @@ async fn the_authorizer_passes_a_valid_tokens_identity_on() -> TestResult {
     .issue(
         "bob",
         Role::Merchant,
-        Some("Bob's Bikes"),
+        Some(ActingFor {
+            id: &bobs,
+            name: "Bob's Bikes",
+        }),
         SystemClock.now(),
     )?
     .access_token;
@@ -262,7 +266,10 @@ async fn the_authorizer_passes_a_valid_tokens_identity_on() -> TestResult {
     assert_eq!(response["isAuthorized"], true);
     assert_eq!(
         response["context"],
-        serde_json::json!({"sub": "bob", "role": "merchant", "merchant": "Bob's Bikes"})
+        serde_json::json!({
+            "sub": "bob", "role": "merchant", "merchant": "Bob's Bikes",
+            "merchant_id": bobs.as_str(),
+        })
     );
     Ok(())
 }

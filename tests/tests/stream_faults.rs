@@ -27,7 +27,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use support::TestResult;
 use support::api::Error;
-use support::faults::{Answers, Emulator, FaultStack, MERCHANT};
+use support::faults::{Answers, Emulator, FaultStack};
 use tokio::time::Instant;
 
 /// The two tests share one stack: they take turns.
@@ -522,7 +522,7 @@ async fn survives(stack: &FaultStack, emulator: Emulator, seed: u64) -> TestResu
             p.id
         );
         if planned.route == Route::Api {
-            assert_eq!(p.merchant.as_deref(), Some(MERCHANT));
+            assert_eq!(p.merchant.as_deref(), Some(stack.merchant_id.as_str()));
         }
     }
 

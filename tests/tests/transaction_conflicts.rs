@@ -21,6 +21,7 @@ use payrail_shared::secrets::SecretValue;
 use payrail_shared::store::payments::DynamoPayments;
 use payrail_shared::store::transact::CONFLICT_ATTEMPTS;
 use payrail_shared::stream::{Recorder, Redelivery};
+use payrail_shared::users::MerchantRegistry;
 use payrail_tools::bench::capacity::api::{ApiCall, merchant};
 use payrail_tools::bench::capacity::{Api, Wiring};
 use payrail_tools::bench::payments_api::payment_body;
@@ -89,6 +90,8 @@ async fn setup() -> Result<Option<Setup>, Box<dyn std::error::Error + Send + Syn
         sqs: sqs.clone(),
         transactions_table: transactions,
         accounts_table: accounts,
+        // The stack's merchant registry: the recorder resolves its payments' owners there.
+        users_table: std::env::var("USERS_TABLE").unwrap_or_default(),
         online_queue_url: online_url,
         log_queue_url: log_url,
         gateway_url,
@@ -238,6 +241,7 @@ impl Setup {
                 &self.wiring.transactions_table,
                 DynamoAccounts::new(self.wiring.client.clone(), &self.wiring.accounts_table),
             ),
+            owners: MerchantRegistry::new(self.wiring.client.clone(), &self.wiring.users_table),
             fingerprint_key: cards.fingerprint_key(),
             cards,
             reporter: Arc::new(SqsErrorReporter::new(

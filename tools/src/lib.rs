@@ -3,6 +3,7 @@ pub mod bench;
 pub mod generator;
 pub mod links;
 pub mod local;
+pub mod owners;
 pub mod redrive;
 pub mod runtime_api;
 pub mod simulator;

@@ -19,7 +19,8 @@ use std::collections::BTreeMap;
 pub struct Backfilled {
     /// Payment items read.
     pub payments: u64,
-    /// Payments without an owner (generated history): they link no merchant.
+    /// Payments without an owner (generated history), or with one the caller does not link
+    /// ([`backfill_links_of`]): they link no merchant.
     pub unowned: u64,
     /// Links written (created, dated, or confirmed as they were).
     pub links: u64,
@@ -37,6 +38,16 @@ struct Seen {
 
 /// Writes the link of every (account, merchant) that holds a payment in `table`.
 pub async fn backfill_links(client: &Client, table: &str) -> Result<Backfilled, StoreError> {
+    backfill_links_of(client, table, |_| true).await
+}
+
+/// [`backfill_links`] of the owners `links_owner` accepts (`owners backfill`: merchant ids
+/// only, as no reader asks for a name's link).
+pub async fn backfill_links_of(
+    client: &Client,
+    table: &str,
+    links_owner: impl Fn(&str) -> bool,
+) -> Result<Backfilled, StoreError> {
     let mut report = Backfilled::default();
     let mut newest: BTreeMap<(AccountId, String), Option<Timestamp>> = BTreeMap::new();
     let mut start = None;
@@ -58,7 +69,7 @@ pub async fn backfill_links(client: &Client, table: &str) -> Result<Backfilled, 
         for item in page.items.unwrap_or_default() {
             let seen: Seen = serde_dynamo::from_item(item)?;
             report.payments += 1;
-            let Some(merchant) = seen.merchant else {
+            let Some(merchant) = seen.merchant.filter(|m| links_owner(m)) else {
                 report.unowned += 1;
                 continue;
             };

@@ -205,3 +205,150 @@ async fn adds_disables_enables_and_lists_users() -> TestResult {
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }
+
+/// A users table as template.yaml declares it (with the merchant registry's indexes) under a
+/// fresh prefix, and a config file naming it; `None` outside `make test`.
+async fn fresh_users_table() -> Result<Option<(String, DynamoUsers)>, Box<dyn std::error::Error>> {
+    let Ok(endpoint) = std::env::var("PAYRAIL_TEST_DYNAMODB_ENDPOINT") else {
+        assert!(
+            std::env::var("PAYRAIL_REQUIRE_EMULATORS").is_err(),
+            "PAYRAIL_TEST_DYNAMODB_ENDPOINT must be set: run the tests through `make test`"
+        );
+        return Ok(None);
+    };
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let template = Template::load(root.join("template.yaml"))?;
+    let tables: Vec<_> = tables_from_template(&template)?
+        .into_iter()
+        .filter(|t| t.logical_id == "UsersTable")
+        .collect();
+    let prefix = format!("owners-test-{}-", uuid::Uuid::new_v4().simple());
+    let table = format!("{prefix}UsersTable");
+    let yaml = format!(
+        "endpoint: {endpoint}\nregion: eu-west-1\ncredentials: {{ access_key_id: local, secret_access_key: local }}\ntable: {table}\n"
+    );
+    let dynamodb = client(&Config::parse(&yaml)?).await;
+    create_tables(&dynamodb, &tables, &prefix).await?;
+    let dir = std::env::temp_dir().join(&prefix);
+    std::fs::create_dir_all(&dir)?;
+    let config = dir.join("users.yaml");
+    std::fs::write(&config, &yaml)?;
+    Ok(Some((
+        config.to_string_lossy().into_owned(),
+        DynamoUsers::new(dynamodb, table),
+    )))
+}
+
+fn add_merchant(
+    c: &str,
+    username: &str,
+    merchant: &[&str],
+) -> Result<Output, Box<dyn std::error::Error>> {
+    let mut args = vec![
+        "add",
+        "--config",
+        c,
+        "--username",
+        username,
+        "--role",
+        "merchant",
+    ];
+    args.extend_from_slice(merchant);
+    users(&args, "long enough\n")
+}
+
+#[tokio::test]
+async fn merchants_get_ids_share_them_by_id_and_none_may_be_upstream() -> TestResult {
+    let Some((config, store)) = fresh_users_table().await? else {
+        return Ok(());
+    };
+    let c = config.as_str();
+
+    // The reserved upstream merchant: neither its name (in any case) nor its id.
+    for merchant in [
+        &["--merchant", "upstream"][..],
+        &["--merchant", "UpStream"],
+        &["--merchant", " upstream "],
+        &["--merchant", "mer_upstream"],
+        &["--merchant-id", "mer_upstream"],
+    ] {
+        let refused = add_merchant(c, "mallory", merchant)?;
+        assert_eq!(
+            refused.status.code(),
+            Some(2),
+            "{merchant:?}: {}",
+            text(&refused)
+        );
+        assert!(text(&refused).contains("upstream"), "{}", text(&refused));
+    }
+    assert!(store.find(&Username::parse("mallory")?).await?.is_none());
+
+    // A new merchant gets a new id; a second user joins it by id, not by name.
+    let added = add_merchant(c, "fay", &["--merchant", "Fay's Flowers"])?;
+    assert!(added.status.success(), "{}", text(&added));
+    let fay = store
+        .find(&Username::parse("fay")?)
+        .await?
+        .ok_or("fay was not stored")?;
+    let id = fay.merchant_id.clone().ok_or("fay has no merchant id")?;
+    assert!(!id.is_upstream());
+    assert!(text(&added).contains(id.as_str()), "{}", text(&added));
+    let registry = store.list().await?;
+    assert!(
+        registry
+            .iter()
+            .all(|u| !u.username.as_str().starts_with("mer_")),
+        "the registry's items are no users"
+    );
+    let same_name = add_merchant(c, "gus", &["--merchant", "Fay's Flowers"])?;
+    assert_eq!(same_name.status.code(), Some(1), "{}", text(&same_name));
+    assert!(
+        text(&same_name).contains("--merchant-id"),
+        "{}",
+        text(&same_name)
+    );
+    let joined = add_merchant(c, "gus", &["--merchant-id", id.as_str()])?;
+    assert!(joined.status.success(), "{}", text(&joined));
+    let gus = store
+        .find(&Username::parse("gus")?)
+        .await?
+        .ok_or("gus was not stored")?;
+    assert_eq!(
+        (gus.merchant_id.as_ref(), gus.merchant.as_deref()),
+        (Some(&id), Some("Fay's Flowers"))
+    );
+    let unknown = add_merchant(
+        c,
+        "hal",
+        &["--merchant-id", "mer_0123456789abcdef0123456789abcdef"],
+    )?;
+    assert_eq!(unknown.status.code(), Some(1), "{}", text(&unknown));
+
+    // A rename renames every user of the merchant; the id stays.
+    let renamed = users(
+        &[
+            "rename-merchant",
+            "--config",
+            c,
+            "--merchant-id",
+            id.as_str(),
+            "--merchant",
+            "Fay & Gus",
+        ],
+        "",
+    )?;
+    assert!(renamed.status.success(), "{}", text(&renamed));
+    for name in ["fay", "gus"] {
+        let user = store
+            .find(&Username::parse(name)?)
+            .await?
+            .ok_or("user gone")?;
+        assert_eq!(
+            (user.merchant_id.as_ref(), user.merchant.as_deref()),
+            (Some(&id), Some("Fay & Gus"))
+        );
+    }
+    let listing = text(&users(&["list", "--config", c], "")?);
+    assert!(listing.contains(id.as_str()), "{listing}");
+    Ok(())
+}

@@ -9,6 +9,7 @@ use payrail_shared::logservice::SqsErrorReporter;
 use payrail_shared::store::payments::DynamoPayments;
 use payrail_shared::stream::{Recorder, Redelivery};
 use payrail_shared::telemetry::{InitTimer, Invocation};
+use payrail_shared::users::MerchantRegistry;
 use payrail_shared::{config, domain::SystemClock, telemetry};
 use std::sync::Arc;
 
@@ -20,6 +21,7 @@ async fn main() -> Result<(), Error> {
     init.done("telemetry");
     let table = config::required_env("TRANSACTIONS_TABLE")?;
     let accounts_table = config::required_env("ACCOUNTS_TABLE")?;
+    let users_table = config::required_env("USERS_TABLE")?;
     let queue_url = config::required_env("OFFLINE_QUEUE_URL")?;
     let log_queue = config::required_env("LOG_QUEUE_URL")?;
     let max_receive_count = config::env_u64("MAX_RECEIVE_COUNT", 5, 1, 1000)?;
@@ -33,8 +35,9 @@ async fn main() -> Result<(), Error> {
         store: DynamoPayments::new(
             dynamodb.clone(),
             table,
-            DynamoAccounts::new(dynamodb, accounts_table),
+            DynamoAccounts::new(dynamodb.clone(), accounts_table),
         ),
+        owners: MerchantRegistry::new(dynamodb, users_table),
         fingerprint_key: cards.fingerprint_key(),
         cards,
         reporter: Arc::new(SqsErrorReporter::new(sqs.clone(), log_queue)),

@@ -11,6 +11,7 @@ use payrail_shared::outbound::Timeouts;
 use payrail_shared::store::payments::DynamoPayments;
 use payrail_shared::stream::{Redelivery, Validator};
 use payrail_shared::telemetry::{InitTimer, Invocation};
+use payrail_shared::users::MerchantRegistry;
 use payrail_shared::{config, domain::SystemClock, telemetry};
 use std::sync::Arc;
 
@@ -22,6 +23,7 @@ async fn main() -> Result<(), Error> {
     init.done("telemetry");
     let table = config::required_env("TRANSACTIONS_TABLE")?;
     let accounts_table = config::required_env("ACCOUNTS_TABLE")?;
+    let users_table = config::required_env("USERS_TABLE")?;
     let queue_url = config::required_env("ONLINE_QUEUE_URL")?;
     let log_queue = config::required_env("LOG_QUEUE_URL")?;
     let gateway_url = config::service_url("GATEWAY_URL")?;
@@ -36,8 +38,9 @@ async fn main() -> Result<(), Error> {
         store: DynamoPayments::new(
             dynamodb.clone(),
             table,
-            DynamoAccounts::new(dynamodb, accounts_table),
+            DynamoAccounts::new(dynamodb.clone(), accounts_table),
         ),
+        owners: MerchantRegistry::new(dynamodb, users_table),
         gateway: GatewayClient::new(&gateway_url, Timeouts::DEFAULT)?,
         fingerprint_key: cards.fingerprint_key(),
         cards,

@@ -1,7 +1,7 @@
 //! The Lambda authorizer of the HTTP API (REQUEST type, payload 2.0, simple responses).
 //!
 //! It always answers `isAuthorized: true` and says in the context who the caller is
-//! (`{sub, role, merchant}`) or why they could not be identified (`{denied: <reason>}`). API
+//! (`{sub, role, merchant_id, merchant}`) or why they could not be identified (`{denied: <reason>}`). API
 //! Gateway answers a denial with its own bare 403 `{"message":"Forbidden"}` and cannot be made
 //! to answer otherwise on an HTTP API; letting the request through with a `denied` context lets
 //! the handler answer the 401 problem+json the API promises ([`Identity::from_context`] turns
@@ -55,6 +55,7 @@ fn identify(
         sub: claims.sub,
         role: claims.role,
         merchant: claims.merchant,
+        merchant_id: claims.merchant_id,
     })
 }
 
@@ -80,7 +81,8 @@ fn bearer_token(header: &str) -> Result<&str, AuthFailure> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::{Role, SigningKey, TokenIssuer, TokenScope};
+    use crate::auth::{ActingFor, Role, SigningKey, TokenIssuer, TokenScope};
+    use crate::domain::MerchantId;
     use crate::domain::{FixedClock, Timestamp};
     use lambda_http::http::HeaderValue;
     use serde_json::json;
@@ -121,13 +123,17 @@ mod tests {
             .issue(
                 "bob",
                 Role::Merchant,
-                Some("Bob's Bikes"),
+                Some(ActingFor {
+                    id: &MerchantId::parse("mer_b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0")
+                        .unwrap_or_else(|_| unreachable!("a well-formed id")),
+                    name: "Bob's Bikes",
+                }),
                 Timestamp::from_millis(NOW),
             )?
             .access_token;
         assert_eq!(
             decide(Some(&format!("Bearer {token}"))),
-            json!({"sub": "bob", "role": "merchant", "merchant": "Bob's Bikes"})
+            json!({"sub": "bob", "role": "merchant", "merchant": "Bob's Bikes", "merchant_id": "mer_b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0"})
         );
         assert_eq!(
             decide(Some(&format!("bearer  {token} ")))["sub"],

@@ -10,6 +10,6 @@ pub mod token;
 pub use identity::{Denied, Identity};
 pub use password::{PasswordHash, hash_password, verify_password};
 pub use token::{
-    AccessToken, Claims, EmptyScope, Role, SIGNING_KEY_VAR, SigningKey, SigningKeyError,
+    AccessToken, ActingFor, Claims, EmptyScope, Role, SIGNING_KEY_VAR, SigningKey, SigningKeyError,
     TokenError, TokenIssuer, TokenScope, TokenVerifier,
 };

@@ -1,10 +1,11 @@
-//! Access tokens: HS256 JWTs with `iss`, `aud`, `sub`, `role`, `merchant`, `iat`, `exp`, `jti`.
+//! Access tokens: HS256 JWTs with `iss`, `aud`, `sub`, `role`, `merchant_id` and `merchant` (the
+//! display name), `iat`, `exp`, `jti`.
 //! The algorithm is pinned (a token naming any other, `none` included, is refused), `iss` and
 //! `aud` must be the stage's own (a token another stage or another service issued with a shared
 //! key is refused), and `exp` is checked against the injected clock with at most one second of
 //! leeway.
 
-use crate::domain::{Clock, Timestamp};
+use crate::domain::{Clock, MerchantId, Timestamp};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -22,8 +23,12 @@ pub struct Claims {
     pub aud: String,
     pub sub: String,
     pub role: Role,
+    /// The merchant's display name (the default `vendor`); owns nothing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merchant: Option<String>,
+    /// The merchant's immutable id: every ownership decision uses it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merchant_id: Option<MerchantId>,
     /// Seconds since the epoch, as JWT has them.
     pub iat: i64,
     pub exp: i64,
@@ -151,6 +156,13 @@ pub struct AccessToken {
     pub expires_in: u64,
 }
 
+/// The merchant a merchant user's token acts for.
+#[derive(Debug, Clone, Copy)]
+pub struct ActingFor<'a> {
+    pub id: &'a MerchantId,
+    pub name: &'a str,
+}
+
 pub struct TokenIssuer {
     key: EncodingKey,
     ttl_seconds: u64,
@@ -170,7 +182,7 @@ impl TokenIssuer {
         &self,
         sub: &str,
         role: Role,
-        merchant: Option<&str>,
+        merchant: Option<ActingFor<'_>>,
         now: Timestamp,
     ) -> Result<AccessToken, TokenError> {
         let iat = now.millis().div_euclid(1000);
@@ -180,7 +192,8 @@ impl TokenIssuer {
             aud: self.scope.audience.clone(),
             sub: sub.to_owned(),
             role,
-            merchant: merchant.map(str::to_owned),
+            merchant: merchant.map(|m| m.name.to_owned()),
+            merchant_id: merchant.map(|m| m.id.clone()),
             iat,
             exp: iat.saturating_add(ttl),
             jti: uuid::Uuid::new_v4().to_string(),
@@ -283,11 +296,19 @@ mod tests {
         issue_in(scope())
     }
 
+    fn alices() -> MerchantId {
+        MerchantId::parse("mer_0123456789abcdef0123456789abcdef")
+            .unwrap_or_else(|_| unreachable!("a well-formed id"))
+    }
+
     fn issue_in(scope: TokenScope) -> Result<String, TokenError> {
         let issued = TokenIssuer::new(&key(7), 30, scope).issue(
             "alice",
             Role::Merchant,
-            Some("Alice's Shop"),
+            Some(ActingFor {
+                id: &alices(),
+                name: "Alice's Shop",
+            }),
             Timestamp::from_millis(T0),
         )?;
         Ok(issued.access_token)
@@ -301,6 +322,7 @@ mod tests {
             ("alice", Role::Merchant)
         );
         assert_eq!(claims.merchant.as_deref(), Some("Alice's Shop"));
+        assert_eq!(claims.merchant_id, Some(alices()));
         assert_eq!(claims.exp - claims.iat, 30);
         assert_eq!(
             (claims.iss.as_str(), claims.aud.as_str()),

@@ -87,8 +87,12 @@ pub struct Payment {
     pub refunded_amount: u64,
     #[serde(default)]
     pub failure: Option<Failure>,
-    /// The merchant that owns the payment (who may see and refund it): the authenticated
-    /// merchant for API payments, the vendor for stream payments; none for generated history.
+    /// The id of the merchant that owns the payment (who may see and refund it): the
+    /// authenticated merchant's for API payments; for stream payments the message's merchant
+    /// id, else its vendor's through the merchant registry, else the reserved upstream
+    /// merchant's (`mer_upstream`); none for generated history. A payment stored before owner
+    /// ids holds the merchant's name here until `owners backfill` rewrites it: no merchant
+    /// sees it meanwhile.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merchant: Option<String>,
 }

@@ -96,7 +96,7 @@ pub async fn get_account(endpoint: &AccountsEndpoint, request: Request) -> Respo
         let caller = Identity::from_request(&request)?;
         let params = request.path_parameters();
         let id = account_id(params.first("id").unwrap_or_default())?;
-        match (caller.role, caller.merchant.as_deref()) {
+        match (caller.role, caller.own_merchant()) {
             (Role::Admin, _) => endpoint
                 .accounts
                 .get(id)
@@ -107,7 +107,7 @@ pub async fn get_account(endpoint: &AccountsEndpoint, request: Request) -> Respo
                 // Both reads at once: the answer takes as long whether or not a link exists.
                 let (account, link) = futures::try_join!(
                     endpoint.accounts.get(id),
-                    endpoint.links.get(id, merchant)
+                    endpoint.links.get(id, merchant.as_str())
                 )?;
                 match (account, link) {
                     (Some(account), Some(link)) => Ok(AccountView::for_merchant(account, link)),

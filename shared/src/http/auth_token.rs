@@ -5,7 +5,7 @@ use super::problem::{ApiError, AuthFailure, FieldError, json_response};
 use crate::auth::attempts::{
     AddressTrust, Admission, AttemptKey, LoginAttempts, SourceAddress, client_address,
 };
-use crate::auth::{AccessToken, TokenIssuer, verify_password};
+use crate::auth::{AccessToken, ActingFor, Role, TokenIssuer, verify_password};
 use crate::domain::Clock;
 use crate::users::{FindUser, Username};
 use lambda_http::http::{HeaderValue, StatusCode, header};
@@ -121,14 +121,24 @@ pub async fn token<U: FindUser, A: LoginAttempts>(
         tracing::info!(username = %user.username, outcome = "disabled", "token refused");
         return Err(ApiError::Forbidden("This user is disabled."));
     }
+    // A merchant user acts for its merchant's id; one written before owner ids has none until
+    // `owners backfill` gives it one, and gets no token that would own nothing.
+    let acting_for = match (user.role, &user.merchant_id) {
+        (Role::Admin, _) => None,
+        (Role::Merchant, Some(id)) => Some(ActingFor {
+            id,
+            name: user.merchant.as_deref().unwrap_or_default(),
+        }),
+        (Role::Merchant, None) => {
+            tracing::warn!(username = %user.username, outcome = "no_merchant_id", "token refused");
+            return Err(ApiError::Forbidden(
+                "This merchant user has no merchant id yet (owners backfill).",
+            ));
+        }
+    };
     let token = endpoint
         .issuer
-        .issue(
-            user.username.as_str(),
-            user.role,
-            user.merchant.as_deref(),
-            now,
-        )
+        .issue(user.username.as_str(), user.role, acting_for, now)
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     tracing::info!(username = %user.username, role = ?user.role, outcome = "issued", "token issued");
     Ok(token)
@@ -177,7 +187,8 @@ fn parse(body: &[u8]) -> Result<(String, String), ApiError> {
 mod tests {
     use super::*;
     use crate::auth::attempts::Reservation;
-    use crate::auth::{Role, SigningKey, TokenScope, TokenVerifier, hash_password};
+    use crate::auth::{SigningKey, TokenScope, TokenVerifier, hash_password};
+    use crate::domain::MerchantId;
     use crate::domain::{FixedClock, Timestamp};
     use crate::store::StoreError;
     use crate::users::User;
@@ -217,12 +228,17 @@ mod tests {
                 password_hash: hash_password("password")?,
                 role: Role::Merchant,
                 merchant: Some("Alice's Shop".to_owned()),
+                merchant_id: (name != "legacy").then(alices),
                 enabled,
                 created_at: Timestamp::from_millis(NOW),
             })
         };
         Ok(TokenEndpoint {
-            users: OneUser(vec![user("alice", true)?, user("charlie", false)?]),
+            users: OneUser(vec![
+                user("alice", true)?,
+                user("charlie", false)?,
+                user("legacy", true)?,
+            ]),
             attempts: Unlimited,
             address_trust: AddressTrust::SourceIp,
             issuer: TokenIssuer::new(&key(), 30, TokenScope::default()),
@@ -257,6 +273,23 @@ mod tests {
         );
         let claims = verifier.verify(&token.access_token)?;
         assert_eq!(claims.merchant.as_deref(), Some("Alice's Shop"));
+        assert_eq!(claims.merchant_id, Some(alices()));
+        Ok(())
+    }
+
+    fn alices() -> MerchantId {
+        MerchantId::parse("mer_a11ce0000000000000000000000000a1")
+            .unwrap_or_else(|_| unreachable!("a well-formed id"))
+    }
+
+    #[tokio::test]
+    async fn a_merchant_user_without_a_merchant_id_gets_no_token() -> anyhow::Result<()> {
+        let problem = problem(
+            &endpoint()?,
+            r#"{"username":"legacy","password":"password"}"#,
+        )
+        .await?;
+        assert_eq!(problem.status, 403);
         Ok(())
     }
 

@@ -4,7 +4,7 @@
 //! its answer for replay. See `payments::idempotency` for the records themselves.
 
 use super::problem::ApiError;
-use crate::domain::Timestamp;
+use crate::domain::{MerchantId, Timestamp};
 use crate::payments::idempotency::{
     Begin, DynamoIdempotency, IdempotencyKey, RequestDigest, Reserved, Scope, StoredResponse,
 };
@@ -32,7 +32,11 @@ pub fn key_of(request: &Request) -> Result<Option<IdempotencyKey>, ApiError> {
 pub struct Once<'a> {
     pub records: &'a DynamoIdempotency,
     pub scope: Scope,
-    pub merchant: &'a str,
+    /// The merchant whose key it is (its id: keys are per merchant).
+    pub merchant: &'a MerchantId,
+    /// The merchant's name, whose records the code before owner ids kept: a fresh key under
+    /// the id is looked up under it (`DynamoIdempotency::begin_as`).
+    pub legacy_name: Option<&'a str>,
     pub key: &'a IdempotencyKey,
     pub digest: &'a RequestDigest,
     pub now: Timestamp,
@@ -51,11 +55,15 @@ impl Once<'_> {
             records,
             scope,
             merchant,
+            legacy_name,
             key,
             digest,
             now,
         } = self;
-        let reserved = match records.begin(scope, merchant, key, digest, now).await? {
+        let begin = records
+            .begin_as(scope, merchant, legacy_name, key, digest, now)
+            .await?;
+        let reserved = match begin {
             Begin::Run(reserved) => reserved,
             Begin::Replay(stored) => return Ok(replay(stored)),
             Begin::InFlight => {

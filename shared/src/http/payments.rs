@@ -5,8 +5,8 @@ use super::idempotent::{Once, key_of};
 use super::params::{Params, integer};
 use super::problem::{ApiError, FieldError, Problem, json_response};
 use super::transactions::TransactionView;
-use crate::auth::{Identity, Role};
-use crate::domain::{AccountId, PaymentId, PaymentStatus, RequestDigestKey};
+use crate::auth::{ActingFor, Identity, Role};
+use crate::domain::{AccountId, MerchantId, PaymentId, PaymentStatus, RequestDigestKey};
 use crate::payments::idempotency::{RequestDigest, Scope};
 use crate::payments::service::visible;
 use crate::payments::{CreatePayment, DynamoIdempotency, Outcome, Payments, SealCards};
@@ -27,10 +27,13 @@ pub struct CreateEndpoint<Q, S> {
     pub digest_key: RequestDigestKey,
 }
 
-fn merchant_of(caller: &Identity) -> Result<&str, ApiError> {
-    match (caller.role, caller.merchant.as_deref()) {
-        (Role::Merchant, Some(merchant)) => Ok(merchant),
-        _ => Err(ApiError::Forbidden(
+fn merchant_of(caller: &Identity) -> Result<ActingFor<'_>, ApiError> {
+    match caller.own_merchant() {
+        Some(id) => Ok(ActingFor {
+            id,
+            name: caller.merchant.as_deref().unwrap_or_default(),
+        }),
+        None => Err(ApiError::Forbidden(
             "Only a merchant can do this; admins read.",
         )),
     }
@@ -109,7 +112,9 @@ async fn create<Q: SendMessage, S: SealCards>(
     let once = Once {
         records: &endpoint.idempotency,
         scope: Scope::Payment,
-        merchant,
+        merchant: merchant.id,
+        // Before owner ids a merchant's keys were scoped by its name.
+        legacy_name: Some(merchant.name).filter(|name| !name.is_empty()),
         key: &key,
         digest: &digest,
         now,
@@ -208,8 +213,10 @@ pub struct PaymentListQuery {
     /// Required for admins unless `merchant` is given.
     #[param(minimum = 1)]
     pub account_id: Option<u64>,
-    /// Admins only: one merchant's payments.
-    pub merchant: Option<String>,
+    /// Admins only: one merchant's payments, by its merchant id (`mer_…`; `mer_upstream` for
+    /// the stream payments no registered merchant owns).
+    #[param(value_type = Option<String>, example = "mer_upstream")]
+    pub merchant: Option<MerchantId>,
     #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u16>,
     /// The `next_cursor` of the previous page, unchanged.
@@ -232,13 +239,7 @@ impl PaymentListQuery {
         let account_id = p.optional("account_id", |raw| {
             integer(raw, 1, i64::MAX).map(i64::unsigned_abs)
         });
-        let merchant = p.optional("merchant", |raw| {
-            if raw.is_empty() || raw.chars().count() > 128 {
-                Err("must be 1 to 128 characters")
-            } else {
-                Ok(raw.to_owned())
-            }
-        });
+        let merchant = p.optional("merchant", MerchantId::parse);
         let limit = p.optional("limit", |raw| {
             integer(raw, 1, 1000).map(|l| l.unsigned_abs() as u16)
         });
@@ -309,7 +310,7 @@ pub async fn list_payments(
             .collect();
         let query = PaymentListQuery::parse(pairs)?;
         let account = query.account_id.map(AccountId::new);
-        let scope = match (caller.role, caller.merchant.clone(), &query.merchant) {
+        let scope = match (caller.role, caller.own_merchant().cloned(), &query.merchant) {
             (Role::Merchant, _, Some(_)) => {
                 return Err(ApiError::invalid("merchant", "is for admins only"));
             }

@@ -5,8 +5,8 @@ use super::idempotent::{Once, key_of};
 use super::params::{Params, integer};
 use super::problem::{ApiError, FieldError, Problem, json_response};
 use super::transactions::FailureView;
-use crate::auth::{Identity, Role};
-use crate::domain::PaymentId;
+use crate::auth::Identity;
+use crate::domain::{MerchantId, PaymentId};
 use crate::payments::DynamoIdempotency;
 use crate::payments::idempotency::{RequestDigest, Scope};
 use crate::queue::SendDelayed;
@@ -74,6 +74,9 @@ fn path_id(request: &Request) -> Result<PaymentId, ApiError> {
 }
 
 /// Refunds (part of) one of the merchant's payments. No `amount` refunds all that is left.
+///
+/// A merchant refunds its own payments; an admin only the payments of the reserved upstream
+/// merchant (`mer_upstream`: stream payments no registered merchant owns), 403 for any other.
 /// An offline payment is refunded at once (201 `succeeded`). An online payment is refunded
 /// through the gateway within the request: 201 `succeeded`, or 201 `failed` when the gateway
 /// refused; 202 `pending` when the gateway could not be reached, in which case payrail retries
@@ -94,7 +97,7 @@ fn path_id(request: &Request) -> Result<PaymentId, ApiError> {
         (status = 202, description = "Accepted: `pending`, the gateway has not answered yet; payrail retries", body = RefundView),
         (status = 400, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid bearer token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not a merchant", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "An admin, and the payment is a registered merchant's", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such payment of yours", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The payment is not completed, nothing is left to refund, or the amount exceeds what is left; or a request with this Idempotency-Key is still running", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields, each named; or an Idempotency-Key used with another body", body = Problem, content_type = "application/problem+json"),
@@ -123,14 +126,12 @@ async fn create<Q: SendDelayed>(
     request: &Request,
 ) -> Result<Response<Body>, ApiError> {
     let caller = Identity::from_request(request)?;
-    let merchant = match (caller.role, caller.merchant.as_deref()) {
-        (Role::Merchant, Some(merchant)) => merchant,
-        _ => {
-            return Err(ApiError::Forbidden(
-                "Only the merchant who took a payment can refund it; admins read.",
-            ));
-        }
-    };
+    // Keys are the acting merchant's: a merchant's own, the upstream merchant's for an admin
+    // (who may refund only its payments; the service checks the payment's owner).
+    let merchant = caller
+        .own_merchant()
+        .cloned()
+        .unwrap_or_else(MerchantId::upstream);
     let id = path_id(request)?;
     let parsed = CreateRefund::parse(request.body())?;
     let now = endpoint.refunds.clock.now();
@@ -143,7 +144,9 @@ async fn create<Q: SendDelayed>(
     let once = Once {
         records: &endpoint.idempotency,
         scope: Scope::Refund,
-        merchant,
+        merchant: &merchant,
+        // Before owner ids a merchant's keys were scoped by its name (admins refunded nothing).
+        legacy_name: caller.own_merchant().and(caller.merchant.as_deref()),
         key: &key,
         digest: &digest,
         now,

@@ -10,7 +10,7 @@
 //! "already there" instead of a second payment or refund. A request that failed on our side
 //! (5xx) unlocks its key the same way, keeping the id.
 
-use crate::domain::{PaymentId, RequestDigestKey, Timestamp};
+use crate::domain::{MerchantId, PaymentId, RequestDigestKey, Timestamp};
 use crate::store::StoreError;
 use crate::store::keys::attr;
 use aws_sdk_dynamodb::Client;
@@ -223,6 +223,16 @@ struct Record {
     expires_at: i64,
 }
 
+/// What [`DynamoIdempotency::adopt_legacy`] found.
+enum Adopted {
+    /// No live record under the name: the fresh reservation stands.
+    None,
+    /// The name's record, now under the id.
+    Record(Record),
+    /// The fresh reservation was overtaken meanwhile.
+    Lost,
+}
+
 #[derive(Debug, Clone)]
 pub struct DynamoIdempotency {
     client: Client,
@@ -237,9 +247,10 @@ impl DynamoIdempotency {
         }
     }
 
-    fn pk(merchant: &str, key: &IdempotencyKey) -> String {
-        // The merchant's length keeps ("a#b", "c") and ("a", "b#c") apart.
-        format!("IDEM#{}:{merchant}#{}", merchant.len(), key.0)
+    fn pk(merchant: &MerchantId, key: &IdempotencyKey) -> String {
+        // The length (kept from when names were the scope, whose `#` it disambiguated) keeps
+        // the format of records written before owner ids.
+        format!("IDEM#{}:{merchant}#{}", merchant.as_str().len(), key.0)
     }
 
     fn key(scope: Scope, pk: &str) -> std::collections::HashMap<String, AttributeValue> {
@@ -255,7 +266,26 @@ impl DynamoIdempotency {
     pub async fn begin(
         &self,
         scope: Scope,
-        merchant: &str,
+        merchant: &MerchantId,
+        key: &IdempotencyKey,
+        digest: &RequestDigest,
+        now: Timestamp,
+    ) -> Result<Begin, StoreError> {
+        self.begin_as(scope, merchant, None, key, digest, now).await
+    }
+
+    /// [`Self::begin`] for a merchant that went by `legacy_name` before owner ids: when its
+    /// key is fresh under the id, a live record the code before owner ids kept under the name
+    /// (a request begun before the deploy, not yet copied by `owners backfill`) answers
+    /// instead. That record is copied under the id in place of the fresh reservation, and
+    /// answered as the id's own record would be: replayed, 422 for another body, 409 while its
+    /// request runs, continued under its id once that request died. One consistent GetItem,
+    /// only on a fresh keyed request. Removable 24 h after the backfill: the records expire.
+    pub async fn begin_as(
+        &self,
+        scope: Scope,
+        merchant: &MerchantId,
+        legacy_name: Option<&str>,
         key: &IdempotencyKey,
         digest: &RequestDigest,
         now: Timestamp,
@@ -290,7 +320,21 @@ impl DynamoIdempotency {
             .send()
             .await;
         match result {
-            Ok(_) => return Ok(Begin::Run(reserved)),
+            Ok(_) => {
+                let Some(name) = legacy_name else {
+                    return Ok(Begin::Run(reserved));
+                };
+                return match self
+                    .adopt_legacy(scope, &pk, name, key, &reserved, now)
+                    .await?
+                {
+                    Adopted::None => Ok(Begin::Run(reserved)),
+                    Adopted::Record(existing) => {
+                        self.answer(scope, &pk, existing, digest, now).await
+                    }
+                    Adopted::Lost => Ok(Begin::InFlight),
+                };
+            }
             Err(err) if StoreError::is_conditional_check_failed(&err) => {}
             Err(err) => return Err(err.into()),
         }
@@ -307,6 +351,18 @@ impl DynamoIdempotency {
             return Ok(Begin::InFlight);
         };
         let existing: Record = serde_dynamo::from_item(item)?;
+        self.answer(scope, &pk, existing, digest, now).await
+    }
+
+    /// What a live record under `pk` answers to a request with `digest`.
+    async fn answer(
+        &self,
+        scope: Scope,
+        pk: &str,
+        existing: Record,
+        digest: &RequestDigest,
+        now: Timestamp,
+    ) -> Result<Begin, StoreError> {
         if !digest.matches(&existing.digest) {
             return Ok(Begin::Mismatch);
         }
@@ -320,9 +376,59 @@ impl DynamoIdempotency {
                     created_at: existing.created_at.map_or(now, Timestamp::from_millis),
                     resumed: true,
                 };
-                self.take_over(scope, &pk, until, now, reserved).await
+                self.take_over(scope, pk, until, now, reserved).await
             }
             _ => Ok(Begin::InFlight),
+        }
+    }
+
+    /// The live record the code before owner ids kept for `legacy_name`'s `key`, if any, put
+    /// under the id's `pk` in place of the fresh reservation this request just made (which
+    /// nothing else has seen: the conditional put was its only write).
+    async fn adopt_legacy(
+        &self,
+        scope: Scope,
+        pk: &str,
+        legacy_name: &str,
+        key: &IdempotencyKey,
+        reserved: &Reserved,
+        now: Timestamp,
+    ) -> Result<Adopted, StoreError> {
+        let legacy_pk = format!("IDEM#{}:{legacy_name}#{}", legacy_name.len(), key.0);
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(scope, &legacy_pk)))
+            .consistent_read(true)
+            .send()
+            .await?;
+        let Some(mut item) = output.item else {
+            return Ok(Adopted::None);
+        };
+        let legacy: Record = serde_dynamo::from_item(item.clone())?;
+        if legacy.expires_at < now.millis() / 1000 {
+            return Ok(Adopted::None);
+        }
+        item.insert(attr::PK.to_owned(), AttributeValue::S(pk.to_owned()));
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("resource_id = :mine AND attribute_not_exists(#r)")
+            .expression_attribute_names("#r", "response")
+            .expression_attribute_values(":mine", AttributeValue::S(reserved.id.to_string()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Adopted::Record(Record {
+                pk: pk.to_owned(),
+                ..legacy
+            })),
+            // Not ours any more (only if this request outlived its lock): let the client retry.
+            Err(err) if StoreError::is_conditional_check_failed(&err) => Ok(Adopted::Lost),
+            Err(err) => Err(err.into()),
         }
     }
 
@@ -362,7 +468,7 @@ impl DynamoIdempotency {
     pub async fn complete(
         &self,
         scope: Scope,
-        merchant: &str,
+        merchant: &MerchantId,
         key: &IdempotencyKey,
         response: &StoredResponse,
     ) -> Result<(), StoreError> {
@@ -387,7 +493,7 @@ impl DynamoIdempotency {
     pub async fn release(
         &self,
         scope: Scope,
-        merchant: &str,
+        merchant: &MerchantId,
         key: &IdempotencyKey,
     ) -> Result<(), StoreError> {
         self.client

@@ -1,7 +1,7 @@
 //! The payment stream's message (SPEC §4): what upstream shops and CRMs put on the `online` and
 //! `offline` queues, and what the API puts on `online`. Upstream producers send
 //! `{payment_id, account_id, payment_type, credit_card, amount}` plus any payment fields; payrail's
-//! own producers also send `merchant`, `method` and the card's expiry, and always seal
+//! own producers also send `merchant_id` (the owner), `method` and the card's expiry, and always seal
 //! `credit_card` (AES-256-GCM; a clear number from an upstream producer is accepted).
 
 use crate::domain::{AccountId, PaymentType};
@@ -27,8 +27,13 @@ pub struct StreamMessage {
     pub country: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<i64>,
+    /// The merchant's name, as payrail's producers sent it before owner ids: read (resolved
+    /// through the registry) for messages still in flight across that deploy, never written.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merchant: Option<String>,
+    /// The owning merchant's id (payrail's producers; an upstream producer may send it too).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merchant_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub method: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -12,7 +12,7 @@
 use super::message::StreamMessage;
 use super::request::{CreatePayment, Instrument};
 use super::sealing::SealCards;
-use crate::auth::Identity;
+use crate::auth::{ActingFor, Identity};
 use crate::domain::{
     CardSummary, Clock, FingerprintKey, Payment, PaymentId, PaymentStatus, PaymentType,
 };
@@ -58,10 +58,10 @@ fn write_error(err: PaymentWriteError) -> ApiError {
 }
 
 impl<Q: SendMessage, S: SealCards> Payments<Q, S> {
-    /// Creates the payment `id` for `merchant`.
+    /// Creates the payment `id` for `merchant`: owned by its id, `vendor` defaulting to its name.
     pub async fn create(
         &self,
-        merchant: &str,
+        merchant: ActingFor<'_>,
         request: CreatePayment,
         id: PaymentId,
     ) -> Result<Outcome, ApiError> {
@@ -89,7 +89,7 @@ impl<Q: SendMessage, S: SealCards> Payments<Q, S> {
             card,
             amount: request.amount,
             currency: request.currency,
-            vendor: request.vendor.unwrap_or_else(|| merchant.to_owned()),
+            vendor: request.vendor.unwrap_or_else(|| merchant.name.to_owned()),
             address: request.address,
             country: request.country,
             status,
@@ -97,7 +97,7 @@ impl<Q: SendMessage, S: SealCards> Payments<Q, S> {
             updated_at: now,
             refunded_amount: 0,
             failure: None,
-            merchant: Some(merchant.to_owned()),
+            merchant: Some(merchant.id.to_string()),
         };
         // Only an online payment still to be charged keeps its card (sealed) until it is final.
         let sealed = match payment.payment_type {
@@ -228,7 +228,8 @@ impl StreamMessage {
             address: Some(payment.address.clone()),
             country: Some(payment.country.to_string()),
             created_at: Some(payment.created_at.millis()),
-            merchant: payment.merchant.clone(),
+            merchant: None,
+            merchant_id: payment.merchant.clone(),
             method: serde_json::to_value(payment.method)
                 .ok()
                 .and_then(|v| v.as_str().map(str::to_owned)),
@@ -245,6 +246,6 @@ pub async fn visible(
     id: &PaymentId,
 ) -> Result<StoredPayment, ApiError> {
     let stored = store.get(id).await?.ok_or(ApiError::NotFound)?;
-    caller.may_see(stored.payment.merchant.as_deref().unwrap_or_default())?;
+    caller.may_see(stored.payment.merchant.as_deref())?;
     Ok(stored)
 }

@@ -77,6 +77,9 @@ pub enum RefundError {
     /// No such payment, or another merchant's.
     #[error("no such payment")]
     NotFound,
+    /// An admin refunding a registered merchant's payment: that merchant refunds it.
+    #[error("an admin acts only for the upstream merchant")]
+    NotActingFor,
     #[error("the payment is not in a refundable status")]
     NotRefundable,
     #[error(transparent)]
@@ -93,6 +96,9 @@ impl From<RefundError> for ApiError {
     fn from(err: RefundError) -> Self {
         match err {
             RefundError::NotFound => ApiError::NotFound,
+            RefundError::NotActingFor => ApiError::Forbidden(
+                "Admins refund only the upstream merchant's payments; a merchant's own are refunded by that merchant.",
+            ),
             RefundError::NotRefundable => ApiError::Conflict(
                 "Only a completed payment (succeeded or partially_refunded) can be refunded.",
             ),
@@ -119,9 +125,24 @@ pub async fn visible(
 ) -> Result<RefundablePayment, RefundError> {
     let payment = store.payment(id).await?.ok_or(RefundError::NotFound)?;
     caller
-        .may_see(payment.payment.merchant.as_deref().unwrap_or_default())
+        .may_see(payment.payment.merchant.as_deref())
         .map_err(|_| RefundError::NotFound)?;
     Ok(payment)
+}
+
+/// The payment if the caller may refund it: a merchant its own, an admin the upstream
+/// merchant's ([`Identity::acting_for`]).
+async fn actionable(
+    store: &DynamoRefunds,
+    caller: &Identity,
+    id: &PaymentId,
+) -> Result<RefundablePayment, RefundError> {
+    let payment = store.payment(id).await?.ok_or(RefundError::NotFound)?;
+    match caller.acting_for(payment.payment.merchant.as_deref()) {
+        Ok(_) => Ok(payment),
+        Err(ApiError::Forbidden(_)) => Err(RefundError::NotActingFor),
+        Err(_) => Err(RefundError::NotFound),
+    }
 }
 
 /// A short pause before another attempt, growing, with jitter so that contenders spread out.
@@ -176,7 +197,7 @@ impl<Q: SendDelayed> Refunds<Q> {
         new: NewRefund,
     ) -> Result<Created, RefundError> {
         if new.resumed {
-            visible(&self.store, caller, &payment_id).await?;
+            actionable(&self.store, caller, &payment_id).await?;
             if let Some(refund) = self
                 .store
                 .refund(&payment_id, new.created_at, &new.id)
@@ -265,7 +286,7 @@ impl<Q: SendDelayed> Refunds<Q> {
         caller: &Identity,
         id: &PaymentId,
     ) -> Result<RefundablePayment, RefundError> {
-        let payment = visible(&self.store, caller, id).await?;
+        let payment = actionable(&self.store, caller, id).await?;
         if !refundable(payment.payment.status) {
             return Err(RefundError::NotRefundable);
         }

@@ -15,7 +15,9 @@ use super::keys::{self, attr, index};
 use super::links::{self, LinkEffect};
 use super::transact::{TransactFailure, transact_write};
 use crate::accounts::DynamoAccounts;
-use crate::domain::{AccountId, Failure, FailureKind, Payment, PaymentId, PaymentStatus};
+use crate::domain::{
+    AccountId, Failure, FailureKind, MerchantId, Payment, PaymentId, PaymentStatus,
+};
 use crate::reports::Position;
 use crate::telemetry::record;
 use aws_sdk_dynamodb::Client;
@@ -71,9 +73,9 @@ pub struct PaymentQuery {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ListScope {
-    /// One merchant's payments, optionally of one account.
+    /// One merchant's payments (by its id), optionally of one account.
     Merchant {
-        merchant: String,
+        merchant: MerchantId,
         account_id: Option<AccountId>,
     },
     /// One account's payments, whoever the merchant.
@@ -350,7 +352,7 @@ impl DynamoPayments {
             } => (
                 index::BY_MERCHANT,
                 attr::MERCHANT,
-                AttributeValue::S(merchant.clone()),
+                AttributeValue::S(merchant.to_string()),
                 None,
             ),
             ListScope::Merchant {
@@ -383,7 +385,7 @@ impl DynamoPayments {
         if let Some(merchant) = merchant_filter {
             filters.push("#m = :m");
             names.insert("#m".to_owned(), attr::MERCHANT.to_owned());
-            values.insert(":m".to_owned(), AttributeValue::S(merchant.clone()));
+            values.insert(":m".to_owned(), AttributeValue::S(merchant.to_string()));
         }
         let limit = usize::from(query.limit.max(1));
         // DynamoDB applies Limit before the filter: a filtered read takes bigger bites.

@@ -3,17 +3,31 @@
 //! (or taken as sent, for upstream producers that send it in clear).
 
 use crate::domain::{
-    AccountId, CardNumber, CardSummary, CardType, Country, Currency, FingerprintKey, MinorUnits,
-    Payment, PaymentId, PaymentMethod, PaymentStatus, Timestamp,
+    AccountId, CardNumber, CardSummary, CardType, Country, Currency, FingerprintKey, MerchantId,
+    MinorUnits, Payment, PaymentId, PaymentMethod, PaymentStatus, Timestamp,
 };
 use crate::gateway::Charged;
 use crate::payments::request::WalletToken;
 use crate::payments::{SealCards, StreamMessage};
+use crate::users::OwnerClaim;
 
 /// Values a message may leave out (upstream producers send only the SPEC §4 core).
 pub const DEFAULT_CURRENCY: &str = "EUR";
 pub const DEFAULT_COUNTRY: &str = "DE";
+/// The vendor of a message that names none: also the reserved upstream merchant's name, which
+/// no merchant user may take (`users::check_merchant_name`).
 pub const DEFAULT_VENDOR: &str = "upstream";
+
+/// What a message says about its owner, for the merchant registry to resolve
+/// ([`crate::users::ResolveOwner`]): its merchant id, else payrail's older producers' merchant
+/// name, else its vendor.
+pub fn owner_claim(message: &StreamMessage) -> OwnerClaim<'_> {
+    OwnerClaim {
+        merchant_id: message.merchant_id.as_deref(),
+        merchant_name: message.merchant.as_deref(),
+        vendor: message.vendor.as_deref(),
+    }
+}
 
 /// Earliest upstream `created_at` taken as given: 2000-01-01T00:00:00Z in unix ms. Anything
 /// earlier is a unit mistake (a time in seconds reads as January 1970) or a zero.
@@ -120,10 +134,12 @@ impl Incoming {
     }
 }
 
-/// The payment a message describes, in `status`, created now unless the message says when.
+/// The payment a message describes, in `status`, owned by `owner` (resolved from
+/// [`owner_claim`]), created now unless the message says when.
 pub fn read(
     message: &StreamMessage,
     status: PaymentStatus,
+    owner: &MerchantId,
     cards: &impl SealCards,
     fingerprint_key: &FingerprintKey,
     now: Timestamp,
@@ -202,7 +218,7 @@ pub fn read(
         card,
         amount,
         currency,
-        merchant: Some(message.merchant.clone().unwrap_or_else(|| vendor.clone())),
+        merchant: Some(owner.to_string()),
         vendor,
         address: message.address.clone().unwrap_or_default(),
         country,
@@ -306,6 +322,7 @@ mod tests {
         let incoming = read(
             &message,
             PaymentStatus::Succeeded,
+            &MerchantId::upstream(),
             &Clear,
             &FingerprintKey::new(b"test".to_vec()),
             Timestamp::from_millis(now),

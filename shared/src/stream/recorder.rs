@@ -11,11 +11,14 @@ use crate::logservice::{ErrorReporter, ErrorType, LogEntry};
 use crate::payments::SealCards;
 use crate::sqs_batch::process_batch;
 use crate::store::payments::{DynamoPayments, PaymentWriteError};
+use crate::users::{MerchantRegistry, ResolveOwner};
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use std::sync::Arc;
 
 pub struct Recorder<S> {
     pub store: DynamoPayments,
+    /// Who owns each payment ([`incoming::owner_claim`] through the merchant registry).
+    pub owners: MerchantRegistry,
     pub cards: S,
     pub fingerprint_key: FingerprintKey,
     pub reporter: Arc<dyn ErrorReporter>,
@@ -50,9 +53,21 @@ impl<S: SealCards> Recorder<S> {
             let invalid = Invalid("an online payment on the offline queue".to_owned());
             return Err(self.invalid(id, invalid, last).await);
         }
+        // The registry unreadable is transient: the message waits rather than take an owner.
+        let owner = match self.owners.owner(incoming::owner_claim(&parsed)).await {
+            Ok(owner) => owner,
+            Err(err) => {
+                let cause = format!("database: merchant registry: {err}");
+                self.reporter
+                    .report(LogEntry::new(id, ErrorType::Database, &cause))
+                    .await;
+                return Err(Retry::Transient(cause));
+            }
+        };
         let incoming = match incoming::read(
             &parsed,
             PaymentStatus::Succeeded,
+            &owner,
             &self.cards,
             &self.fingerprint_key,
             self.clock.now(),

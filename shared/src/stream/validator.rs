@@ -25,12 +25,15 @@ use crate::sqs_batch::process_batch;
 use crate::store::StoreError;
 use crate::store::payments::{DynamoPayments, PaymentWriteError, StoredPayment};
 use crate::telemetry::record;
+use crate::users::{MerchantRegistry, ResolveOwner};
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use std::sync::Arc;
 
 /// What the validator needs, built once per cold start.
 pub struct Validator<S> {
     pub store: DynamoPayments,
+    /// Who owns each payment ([`incoming::owner_claim`] through the merchant registry).
+    pub owners: MerchantRegistry,
     pub gateway: GatewayClient,
     pub cards: S,
     pub fingerprint_key: FingerprintKey,
@@ -80,9 +83,24 @@ impl<S: SealCards> Validator<S> {
             Err((id, invalid)) => return Err(self.invalid(id, invalid, last).await),
         };
         let now = self.clock.now();
+        // The registry unreadable is transient: the message waits rather than take an owner.
+        let owner = match self.owners.owner(incoming::owner_claim(&parsed)).await {
+            Ok(owner) => owner,
+            Err(err) => {
+                let cause = format!("database: merchant registry: {err}");
+                let entry = LogEntry::new(
+                    PaymentId::parse(&parsed.payment_id).ok(),
+                    ErrorType::Database,
+                    &cause,
+                );
+                self.reporter.report(entry).await;
+                return Err(Retry::Transient(cause));
+            }
+        };
         let incoming = match incoming::read(
             &parsed,
             PaymentStatus::Pending,
+            &owner,
             &self.cards,
             &self.fingerprint_key,
             now,

@@ -7,9 +7,9 @@
 
 use super::api::Error;
 use aws_sdk_dynamodb::types::AttributeValue;
-use payrail_shared::auth::{Role, SigningKey, TokenIssuer};
+use payrail_shared::auth::{ActingFor, Role, SigningKey, TokenIssuer};
 use payrail_shared::cards::CardCipher;
-use payrail_shared::domain::{Clock, SystemClock};
+use payrail_shared::domain::{Clock, MerchantId, SystemClock};
 use payrail_shared::secrets::SecretValue;
 use payrail_shared::store::{PaymentItem, keys};
 use serde_json::Value;
@@ -63,6 +63,8 @@ pub struct FaultStack {
     pub offline_queue: String,
     pub dead_letter_queues: Vec<String>,
     pub cipher: CardCipher,
+    /// The demo merchant's (alice's) id, read from the users table.
+    pub merchant_id: MerchantId,
     issuer: TokenIssuer,
 }
 
@@ -108,7 +110,9 @@ impl FaultStack {
             30,
             super::stack_token_scope()?,
         );
+        let merchant_id = super::merchant_id_of(&dynamodb, "alice").await?;
         Ok(Some(FaultStack {
+            merchant_id,
             api_url: var("PAYRAIL_API_URL")?,
             simulator_url: var("PAYRAIL_SIMULATOR_URL")?,
             http: reqwest::Client::builder()
@@ -150,9 +154,15 @@ impl FaultStack {
     /// A fresh merchant token, signed with the stack's key as POST /auth/token would sign it
     /// (that route needs DynamoDB, which a test may have stopped).
     fn bearer(&self) -> Result<String, Error> {
-        let token =
-            self.issuer
-                .issue("alice", Role::Merchant, Some(MERCHANT), SystemClock.now())?;
+        let token = self.issuer.issue(
+            "alice",
+            Role::Merchant,
+            Some(ActingFor {
+                id: &self.merchant_id,
+                name: MERCHANT,
+            }),
+            SystemClock.now(),
+        )?;
         Ok(format!("Bearer {}", token.access_token))
     }
 

@@ -57,6 +57,57 @@ pub async fn dynamodb_config() -> Option<aws_config::SdkConfig> {
     Some(config)
 }
 
+/// The merchant id of a user in the stack's users table (`USERS_TABLE`): the demo merchants'
+/// ids are made when the stack seeds them.
+pub async fn merchant_id_of(
+    client: &Client,
+    username: &str,
+) -> Result<payrail_shared::domain::MerchantId, Box<dyn std::error::Error + Send + Sync>> {
+    use payrail_shared::users::{DynamoUsers, FindUser, Username};
+    let table = std::env::var("USERS_TABLE").map_err(|_| "USERS_TABLE must be set")?;
+    let user = DynamoUsers::new(client.clone(), table)
+        .find(&Username::parse(username)?)
+        .await?
+        .ok_or_else(|| format!("no user {username}"))?;
+    Ok(user
+        .merchant_id
+        .ok_or_else(|| format!("{username} has no merchant id"))?)
+}
+
+/// A merchant user of a test's own in the stack's users table, password the demo password:
+/// `merchant` names it, `id` is its merchant id (a new merchant when `None`). Returns the
+/// username (leaked: a session names its user for the test's lifetime) and the id.
+pub async fn add_merchant_user(
+    prefix: &str,
+    merchant: &str,
+    id: Option<payrail_shared::domain::MerchantId>,
+) -> Result<
+    (&'static str, payrail_shared::domain::MerchantId),
+    Box<dyn std::error::Error + Send + Sync>,
+> {
+    use payrail_shared::auth::{Role, hash_password};
+    use payrail_shared::domain::{Clock, SystemClock};
+    use payrail_shared::users::{DynamoUsers, User, Username};
+    let client = dynamodb().await.ok_or("no DynamoDB")?;
+    let users = DynamoUsers::new(client, std::env::var("USERS_TABLE")?);
+    let tag = &uuid::Uuid::new_v4().simple().to_string()[..8];
+    let username = format!("{prefix}-{tag}");
+    let id = id.unwrap_or_default();
+    users
+        .add(&User {
+            username: Username::parse(&username)?,
+            password_hash: hash_password(&api::Api::demo_password())?,
+            role: Role::Merchant,
+            merchant: Some(merchant.to_owned()),
+            merchant_id: Some(id.clone()),
+            enabled: true,
+            created_at: SystemClock.now(),
+        })
+        .await?;
+    users.register_merchant(&id, merchant).await?;
+    Ok((Box::leak(username.into_boxed_str()), id))
+}
+
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }

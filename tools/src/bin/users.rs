@@ -2,7 +2,9 @@
 //!
 //! ```text
 //! users add     --config stage.yaml --username alice --role merchant --merchant "Alice's Shop"
+//! users add     --config stage.yaml --username alice2 --role merchant --merchant-id mer_…
 //! users add     --config stage.yaml --username ops --role admin
+//! users rename-merchant --config stage.yaml --merchant-id mer_… --merchant "Alice's Store"
 //! users disable --config stage.yaml --username alice
 //! users enable  --config stage.yaml --username alice
 //! users list    --config stage.yaml
@@ -12,11 +14,20 @@
 //! users table (the stack's `UsersTableName` output). `add` reads the password from standard
 //! input (first line), or prompts for it without echo on a terminal; it is stored only as an
 //! argon2id hash. Exit status: 0 done, 1 the operation failed, 2 bad arguments or config.
+//!
+//! A merchant user acts for a merchant id (`mer_…`), which owns its payments: `add --merchant
+//! NAME` creates a new merchant with a new id, `add --merchant-id ID` adds a user to an existing
+//! merchant (its name taken from the merchant's users). A name another merchant already has is
+//! refused (a stream payment's vendor must name one merchant), and so is `upstream` in any case
+//! (the reserved merchant of the stream's unclaimed payments, which only admins act for).
+//! `rename-merchant` changes the display name of every user of a merchant; what it owns stays.
 
 use clap::{Parser, Subcommand, ValueEnum};
 use payrail_shared::auth::{Role, hash_password};
-use payrail_shared::domain::{Clock, SystemClock};
-use payrail_shared::users::{DynamoUsers, User, UserWriteError, Username};
+use payrail_shared::domain::{Clock, MerchantId, SystemClock};
+use payrail_shared::users::{
+    DynamoUsers, FindUser, User, UserWriteError, Username, check_merchant_name,
+};
 use payrail_tools::generator::{Config, client, error_chain};
 use std::io::{BufRead, IsTerminal};
 use std::path::{Path, PathBuf};
@@ -41,9 +52,12 @@ enum Command {
         target: Target,
         #[arg(long, value_enum)]
         role: RoleArg,
-        /// The merchant a merchant user acts for (required for merchants, refused for admins).
+        /// The name of a new merchant the user acts for (merchants only).
         #[arg(long)]
         merchant: Option<String>,
+        /// The id of an existing merchant the user joins (merchants only; instead of a new one).
+        #[arg(long, value_parser = parse_merchant_id)]
+        merchant_id: Option<MerchantId>,
         /// Create the user disabled.
         #[arg(long)]
         disabled: bool,
@@ -60,6 +74,16 @@ enum Command {
     Enable {
         #[command(flatten)]
         target: Target,
+    },
+    /// Renames a merchant: every user of it gets the new display name; what it owns stays.
+    RenameMerchant {
+        #[arg(long, value_name = "FILE.yaml")]
+        config: PathBuf,
+        #[arg(long, value_parser = parse_merchant_id)]
+        merchant_id: MerchantId,
+        /// The new name.
+        #[arg(long)]
+        merchant: String,
     },
     /// Lists every user (never their password hashes).
     List {
@@ -85,6 +109,16 @@ enum RoleArg {
 
 fn parse_username(raw: &str) -> Result<Username, String> {
     Username::parse(raw)
+}
+
+fn parse_merchant_id(raw: &str) -> Result<MerchantId, String> {
+    match MerchantId::parse(raw) {
+        Ok(id) if id.is_upstream() => {
+            Err("mer_upstream is the reserved upstream merchant: only admins act for it".to_owned())
+        }
+        Ok(id) => Ok(id),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 /// Shortest password `add` accepts.
@@ -121,39 +155,112 @@ async fn run(command: Command) -> Result<(), Failure> {
             target,
             role,
             merchant,
+            merchant_id,
             disabled,
             exists_ok,
         } => {
-            let role = match (role, merchant.as_deref().map(str::trim)) {
-                (RoleArg::Merchant, Some(m)) if !m.is_empty() => Role::Merchant,
-                (RoleArg::Merchant, _) => {
-                    return Err((2, "a merchant user needs --merchant NAME".to_owned()));
-                }
-                (RoleArg::Admin, None) => Role::Admin,
-                (RoleArg::Admin, Some(_)) => {
+            let wanted = match (role, merchant, merchant_id) {
+                (RoleArg::Admin, None, None) => None,
+                (RoleArg::Admin, _, _) => {
                     return Err((
                         2,
-                        "an admin acts for no merchant: drop --merchant".to_owned(),
+                        "an admin acts for no merchant: drop --merchant and --merchant-id"
+                            .to_owned(),
                     ));
                 }
+                (RoleArg::Merchant, None, None) => {
+                    return Err((
+                        2,
+                        "a merchant user needs --merchant NAME (a new merchant) or --merchant-id ID (an existing one)"
+                            .to_owned(),
+                    ));
+                }
+                (RoleArg::Merchant, name, id) => Some((
+                    name.map(|n| check_merchant_name(&n))
+                        .transpose()
+                        .map_err(|e| (2, e))?,
+                    id,
+                )),
             };
             let password = read_password()?;
             let store = users(&target.config).await?;
+            if exists_ok
+                && store
+                    .find(&target.username)
+                    .await
+                    .map_err(|e| failed(&e))?
+                    .is_some()
+            {
+                println!("exists {} (left unchanged)", target.username);
+                return Ok(());
+            }
+            let (role, merchant) = match wanted {
+                None => (Role::Admin, None),
+                Some((name, id)) => {
+                    let all = store.list().await.map_err(|e| failed(&e))?;
+                    (Role::Merchant, Some(merchant_for(&all, name, id)?))
+                }
+            };
+            let (merchant, merchant_id) = merchant.unzip();
             let user = User {
                 username: target.username.clone(),
                 password_hash: hash_password(&password).map_err(|e| failed(&e))?,
                 role,
-                merchant: merchant.map(|m| m.trim().to_owned()),
+                merchant,
+                merchant_id,
                 enabled: !disabled,
                 created_at: SystemClock.now(),
             };
             match store.add(&user).await {
-                Ok(()) => println!("added {} ({})", user.username, describe(&user)),
+                Ok(()) => {
+                    // The registry item makes the id known to the stream's consumers; writing
+                    // it again for a joining user is harmless (same id, same name).
+                    if let (Some(name), Some(id)) = (&user.merchant, &user.merchant_id) {
+                        store
+                            .register_merchant(id, name)
+                            .await
+                            .map_err(|e| failed(&e))?;
+                    }
+                    println!("added {} ({})", user.username, describe(&user));
+                }
                 Err(UserWriteError::Exists(name)) if exists_ok => {
                     println!("exists {name} (left unchanged)");
                 }
                 Err(e) => return Err(failed(&e)),
             }
+        }
+        Command::RenameMerchant {
+            config,
+            merchant_id,
+            merchant,
+        } => {
+            let name = check_merchant_name(&merchant).map_err(|e| (2, e))?;
+            let store = users(&config).await?;
+            let all = store.list().await.map_err(|e| failed(&e))?;
+            if let Some(other) = holder_of(&all, &name).filter(|other| *other != &merchant_id) {
+                return Err((1, taken(&name, other)));
+            }
+            let members: Vec<&User> = all
+                .iter()
+                .filter(|u| u.merchant_id.as_ref() == Some(&merchant_id))
+                .collect();
+            if members.is_empty() {
+                return Err((1, format!("no merchant {merchant_id}")));
+            }
+            for user in &members {
+                store
+                    .set_merchant_name(&user.username, &merchant_id, &name)
+                    .await
+                    .map_err(|e| failed(&e))?;
+            }
+            store
+                .register_merchant(&merchant_id, &name)
+                .await
+                .map_err(|e| failed(&e))?;
+            println!(
+                "renamed {merchant_id} to {name:?} ({} user(s)); it owns what it owned",
+                members.len()
+            );
         }
         Command::Disable { target } => {
             let store = users(&target.config).await?;
@@ -174,13 +281,17 @@ async fn run(command: Command) -> Result<(), Failure> {
         Command::List { config } => {
             let store = users(&config).await?;
             let all = store.list().await.map_err(|e| failed(&e))?;
-            println!("{:<24} {:<9} {:<8} merchant", "username", "role", "enabled");
+            println!(
+                "{:<24} {:<9} {:<8} {:<36} merchant",
+                "username", "role", "enabled", "merchant_id"
+            );
             for user in &all {
                 println!(
-                    "{:<24} {:<9} {:<8} {}",
+                    "{:<24} {:<9} {:<8} {:<36} {}",
                     user.username.as_str(),
                     role_name(user.role),
                     user.enabled,
+                    user.merchant_id.as_ref().map_or("-", MerchantId::as_str),
                     user.merchant.as_deref().unwrap_or("-")
                 );
             }
@@ -188,6 +299,56 @@ async fn run(command: Command) -> Result<(), Failure> {
         }
     }
     Ok(())
+}
+
+/// The merchant id that already goes by `name`, if any.
+fn holder_of<'a>(all: &'a [User], name: &str) -> Option<&'a MerchantId> {
+    all.iter()
+        .filter(|u| u.merchant.as_deref() == Some(name))
+        .find_map(|u| u.merchant_id.as_ref())
+}
+
+fn taken(name: &str, holder: &MerchantId) -> String {
+    format!(
+        "the merchant name {name:?} is merchant {holder}'s: add a user to it with --merchant-id {holder}, or choose another name"
+    )
+}
+
+/// The (name, id) a new merchant user acts for: a new id for a new name, or an existing
+/// merchant's id (and its name) to join it.
+fn merchant_for(
+    all: &[User],
+    name: Option<String>,
+    id: Option<MerchantId>,
+) -> Result<(String, MerchantId), Failure> {
+    match (name, id) {
+        (Some(name), None) => match holder_of(all, &name) {
+            Some(holder) => Err((1, taken(&name, holder))),
+            None => Ok((name, MerchantId::new())),
+        },
+        (name, Some(id)) => {
+            let Some(existing) = all
+                .iter()
+                .find(|u| u.merchant_id.as_ref() == Some(&id))
+                .and_then(|u| u.merchant.clone())
+            else {
+                return Err((
+                    1,
+                    format!("no merchant {id}: create it with --merchant NAME"),
+                ));
+            };
+            match name {
+                Some(name) if name != existing => Err((
+                    2,
+                    format!(
+                        "merchant {id} is named {existing:?}: drop --merchant or rename it with rename-merchant"
+                    ),
+                )),
+                _ => Ok((existing, id)),
+            }
+        }
+        (None, None) => Err((2, "no merchant given".to_owned())),
+    }
 }
 
 fn role_name(role: Role) -> &'static str {
@@ -199,8 +360,8 @@ fn role_name(role: Role) -> &'static str {
 
 fn describe(user: &User) -> String {
     let mut text = role_name(user.role).to_owned();
-    if let Some(m) = &user.merchant {
-        text.push_str(&format!(" of {m:?}"));
+    if let (Some(m), Some(id)) = (&user.merchant, &user.merchant_id) {
+        text.push_str(&format!(" of {m:?}, merchant id {id}"));
     }
     if !user.enabled {
         text.push_str(", disabled");

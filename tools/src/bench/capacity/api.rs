@@ -5,6 +5,7 @@
 use crate::bench::BenchResult;
 use lambda_http::{Body, Request, Response};
 use payrail_shared::auth::{Identity, Role};
+use payrail_shared::domain::MerchantId;
 use serde_json::{Map, Value, json};
 
 /// The demo merchant (SPEC §7), as the authorizer identifies her.
@@ -13,6 +14,8 @@ pub fn merchant() -> Identity {
         sub: "alice".to_owned(),
         role: Role::Merchant,
         merchant: Some("Alice's Shop".to_owned()),
+        // Any well-formed id: in process, ownership is the identity's and the payment's alone.
+        merchant_id: MerchantId::parse("mer_a11ce0000000000000000000000000a1").ok(),
     }
 }
 
@@ -21,6 +24,7 @@ pub fn admin() -> Identity {
         sub: "admin".to_owned(),
         role: Role::Admin,
         merchant: None,
+        merchant_id: None,
     }
 }
 

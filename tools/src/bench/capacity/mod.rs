@@ -77,6 +77,7 @@ pub async fn measure(options: &CapacityOptions) -> BenchResult<Vec<PathRow>> {
         sqs: sqs.clone(),
         transactions_table: format!("{}TransactionsTable", options.prefix),
         accounts_table: format!("{}AccountsTable", options.prefix),
+        users_table: format!("{}UsersTable", options.prefix),
         online_queue_url: queues.online.url.clone(),
         log_queue_url: queues.log.url.clone(),
         gateway_url,

@@ -24,6 +24,7 @@ use payrail_shared::reports::DynamoReports;
 use payrail_shared::secrets::SecretValue;
 use payrail_shared::store::payments::DynamoPayments;
 use payrail_shared::stream::{Redelivery, Validator};
+use payrail_shared::users::MerchantRegistry;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use serde_json::Value;
@@ -38,6 +39,7 @@ pub struct Wiring {
     pub sqs: aws_sdk_sqs::Client,
     pub transactions_table: String,
     pub accounts_table: String,
+    pub users_table: String,
     pub online_queue_url: String,
     pub log_queue_url: String,
     pub gateway_url: String,
@@ -116,6 +118,7 @@ impl Wiring {
         let cards = self.cards()?;
         Ok(Validator {
             store: self.payments_store(),
+            owners: MerchantRegistry::new(self.client.clone(), &self.users_table),
             gateway: self.gateway()?,
             fingerprint_key: cards.fingerprint_key(),
             cards,
