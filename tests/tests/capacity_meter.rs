@@ -112,7 +112,7 @@ async fn an_offline_payment_is_metered_on_its_table_its_indexes_and_its_account(
         "{tally:?}"
     );
     // Each index entry the payment adds: 1 WRU per KB. Dynoxide does not double an index write
-    // in a transaction (DynamoDB Local did; AWS's pricing does not say: docs/performance.md).
+    // in a transaction (the emulator before it did; AWS's pricing does not say: docs/performance.md).
     for index in COMPLETED_PAYMENT_INDEXES {
         assert_eq!(
             tally.on(&transactions, Some(index), Kind::Write),

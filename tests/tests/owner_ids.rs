@@ -184,7 +184,6 @@ async fn a_stream_payment_whose_vendor_is_a_registered_merchant_is_that_merchant
     let name = format!("Stream Shop {}", tag());
     let (user, merchant_id) = support::add_merchant_user("vendor", &name, None).await?;
     let merchant = Session::new(api, user);
-    // The registry's index is read by the recorder; give it the time DynamoDB Local needs.
     let by_vendor = send_offline(&stack, account, &[("vendor", &name)]).await?;
     stored(api, &by_vendor).await?;
     assert_eq!(

@@ -149,7 +149,7 @@ impl MerchantRegistry {
 fn only_one(name: &str, ids: BTreeSet<MerchantId>) -> Option<MerchantId> {
     if ids.len() > 1 {
         tracing::warn!(
-            vendor = name,
+            vendor = %crate::redact::scrub_card_numbers(name),
             merchants = ids.len(),
             "a vendor name shared by several merchants: owned by the upstream merchant"
         );
@@ -165,8 +165,9 @@ impl ResolveOwner for MerchantRegistry {
                 Ok(id) if id.is_upstream() => Ok(id),
                 Ok(id) if self.registered(&id).await? => Ok(id),
                 _ => {
+                    // An upstream value, logged only after card-like digits are masked.
                     tracing::warn!(
-                        merchant_id = raw,
+                        merchant_id = %crate::redact::scrub_card_numbers(raw),
                         "a message names an unknown merchant id: owned by the upstream merchant"
                     );
                     Ok(MerchantId::upstream())
