@@ -96,6 +96,36 @@ impl Emulator {
     }
 }
 
+impl Emulator {
+    /// Puts an item into the `payments` table.
+    async fn put(&self, attributes: &[(&str, AttributeValue)]) -> anyhow::Result<()> {
+        let mut put = self.client.put_item().table_name("payments");
+        for (name, value) in attributes {
+            put = put.item(*name, value.clone());
+        }
+        put.send().await?;
+        Ok(())
+    }
+
+    /// The item of `payments` at (pk, sk), read consistently.
+    async fn get(
+        &self,
+        pk: &str,
+        sk: &str,
+    ) -> anyhow::Result<Option<std::collections::HashMap<String, AttributeValue>>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name("payments")
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            .consistent_read(true)
+            .send()
+            .await?;
+        Ok(out.item)
+    }
+}
+
 impl Drop for Emulator {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -131,13 +161,7 @@ fn now_secs() -> anyhow::Result<u64> {
 async fn a_cancelled_transaction_names_the_action_whose_condition_failed() -> TestResult {
     let db = Emulator::start(&[]).await?;
     db.table("payments").await?;
-    db.client
-        .put_item()
-        .table_name("payments")
-        .item("pk", s("a"))
-        .item("sk", s("x"))
-        .send()
-        .await?;
+    db.put(&[("pk", s("a")), ("sk", s("x"))]).await?;
 
     let err = db
         .client
@@ -178,16 +202,8 @@ async fn a_cancelled_transaction_names_the_action_whose_condition_failed() -> Te
         "{err:?}"
     );
     assert!(StoreError::is_condition_failure(&err));
-    let counter = db
-        .client
-        .get_item()
-        .table_name("payments")
-        .key("pk", s("counter"))
-        .key("sk", s("x"))
-        .consistent_read(true)
-        .send()
-        .await?;
-    assert!(counter.item().is_none(), "a cancelled transaction wrote");
+    let counter = db.get("counter", "x").await?;
+    assert!(counter.is_none(), "a cancelled transaction wrote");
     Ok(())
 }
 
@@ -218,24 +234,10 @@ async fn a_single_write_whose_condition_fails_is_conditional_check_failed() -> T
 async fn a_consistent_read_sees_the_write_before_it_and_an_index_refuses_one() -> TestResult {
     let db = Emulator::start(&[]).await?;
     db.table("payments").await?;
-    db.client
-        .put_item()
-        .table_name("payments")
-        .item("pk", s("a"))
-        .item("sk", s("x"))
-        .item("g", s("G"))
-        .send()
+    db.put(&[("pk", s("a")), ("sk", s("x")), ("g", s("G"))])
         .await?;
-    let read = db
-        .client
-        .get_item()
-        .table_name("payments")
-        .key("pk", s("a"))
-        .key("sk", s("x"))
-        .consistent_read(true)
-        .send()
-        .await?;
-    assert_eq!(read.item().and_then(|i| i.get("g")), Some(&s("G")));
+    let read = db.get("a", "x").await?;
+    assert_eq!(read.as_ref().and_then(|i| i.get("g")), Some(&s("G")));
 
     // DynamoDB: "Consistent reads are not supported on global secondary indexes".
     let err = db
@@ -259,13 +261,7 @@ async fn a_query_with_a_limit_stops_there_with_the_key_to_go_on_from() -> TestRe
     let db = Emulator::start(&[]).await?;
     db.table("payments").await?;
     for sk in ["1", "2", "3"] {
-        db.client
-            .put_item()
-            .table_name("payments")
-            .item("pk", s("p"))
-            .item("sk", s(sk))
-            .send()
-            .await?;
+        db.put(&[("pk", s("p")), ("sk", s(sk))]).await?;
     }
     let query = |start: Option<std::collections::HashMap<String, AttributeValue>>| {
         db.client
@@ -291,13 +287,7 @@ async fn a_query_with_a_limit_stops_there_with_the_key_to_go_on_from() -> TestRe
 async fn an_index_added_later_holds_the_items_written_before() -> TestResult {
     let db = Emulator::start(&[]).await?;
     db.table("payments").await?;
-    db.client
-        .put_item()
-        .table_name("payments")
-        .item("pk", s("a"))
-        .item("sk", s("x"))
-        .item("h", s("H"))
-        .send()
+    db.put(&[("pk", s("a")), ("sk", s("x")), ("h", s("H"))])
         .await?;
     db.client
         .update_table()
@@ -375,36 +365,19 @@ async fn expired_items_are_deleted_and_live_ones_kept() -> TestResult {
         .await?;
     let now = now_secs()?;
     for (sk, expires_at) in [("gone", now - 10), ("kept", now + 3600)] {
-        db.client
-            .put_item()
-            .table_name("payments")
-            .item("pk", s("a"))
-            .item("sk", s(sk))
-            .item("expires_at", AttributeValue::N(expires_at.to_string()))
-            .send()
-            .await?;
+        db.put(&[
+            ("pk", s("a")),
+            ("sk", s(sk)),
+            ("expires_at", AttributeValue::N(expires_at.to_string())),
+        ])
+        .await?;
     }
     eventually("the expired item is deleted", || async {
-        let out = db
-            .client
-            .get_item()
-            .table_name("payments")
-            .key("pk", s("a"))
-            .key("sk", s("gone"))
-            .send()
-            .await?;
-        Ok(out.item().is_none())
+        Ok(db.get("a", "gone").await?.is_none())
     })
     .await?;
-    let kept = db
-        .client
-        .get_item()
-        .table_name("payments")
-        .key("pk", s("a"))
-        .key("sk", s("kept"))
-        .send()
-        .await?;
-    assert!(kept.item().is_some(), "an item not yet expired was deleted");
+    let kept = db.get("a", "kept").await?;
+    assert!(kept.is_some(), "an item not yet expired was deleted");
     Ok(())
 }
 
@@ -445,27 +418,13 @@ async fn data_in_a_file_survives_the_emulator_being_killed() -> TestResult {
     {
         let db = Emulator::start(&["--db-path", &path]).await?;
         db.table("payments").await?;
-        db.client
-            .put_item()
-            .table_name("payments")
-            .item("pk", s("a"))
-            .item("sk", s("x"))
-            .send()
-            .await?;
+        db.put(&[("pk", s("a")), ("sk", s("x"))]).await?;
         // Dropped: SIGKILL, as a crash or the fault tests' stop after its grace period.
     }
     let db = Emulator::start(&["--db-path", &path]).await?;
-    let read = db
-        .client
-        .get_item()
-        .table_name("payments")
-        .key("pk", s("a"))
-        .key("sk", s("x"))
-        .consistent_read(true)
-        .send()
-        .await?;
+    let read = db.get("a", "x").await?;
     drop(db);
     let _ = std::fs::remove_dir_all(&dir);
-    assert!(read.item().is_some(), "the committed item was lost");
+    assert!(read.is_some(), "the committed item was lost");
     Ok(())
 }
