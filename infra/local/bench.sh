@@ -24,7 +24,8 @@ port="$(free_port)"
 start_dynamodb "$port" --in-memory
 endpoint="http://127.0.0.1:$port"
 export AWS_ENDPOINT_URL_DYNAMODB="$endpoint"
-ddb_pid="$(pgrep -f "payrail-dynamodb --port $port" | head -n 1)"
+# The emulator itself, not its supervisor (infra/local/supervise.sh writes its pid).
+ddb_pid="$(<"$STACK_CONTROL_DIR/dynamodb.pid")"
 
 config() { # config FILE TABLE
   printf 'endpoint: %s\nregion: eu-west-1\ncredentials: { access_key_id: local, secret_access_key: local }\ntable: %s\n' "$endpoint" "$2" >"$1"
