@@ -293,7 +293,7 @@ async fn copy_idempotency(
         let Some(id) = id_for(names, owner).filter(|id| !id.is_upstream()) else {
             continue;
         };
-        let pk = format!("IDEM#{}:{id}#{key}", id.as_str().len());
+        let pk = payrail_shared::payments::idempotency::record_pk(id.as_str(), key);
         item.insert(attr::PK.to_owned(), AttributeValue::S(pk));
         let result = client
             .put_item()

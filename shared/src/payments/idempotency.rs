@@ -29,6 +29,13 @@ pub const LOCK_MS: i64 = 60 * 1000;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdempotencyKey(String);
 
+/// A record's partition key, `IDEM#<owner length>:<owner>#<key>`: the owner is a merchant id,
+/// or a merchant name for records from before owner ids (the length keeps ("a#b", "c") and
+/// ("a", "b#c") apart). The one place the format is written (`owners backfill` uses it too).
+pub fn record_pk(owner: &str, key: &str) -> String {
+    format!("IDEM#{}:{owner}#{key}", owner.len())
+}
+
 impl IdempotencyKey {
     pub fn parse(raw: &str) -> Result<Self, &'static str> {
         if raw.is_empty() || raw.len() > 255 {
@@ -248,9 +255,7 @@ impl DynamoIdempotency {
     }
 
     fn pk(merchant: &MerchantId, key: &IdempotencyKey) -> String {
-        // The length (kept from when names were the scope, whose `#` it disambiguated) keeps
-        // the format of records written before owner ids.
-        format!("IDEM#{}:{merchant}#{}", merchant.as_str().len(), key.0)
+        record_pk(merchant.as_str(), &key.0)
     }
 
     fn key(scope: Scope, pk: &str) -> std::collections::HashMap<String, AttributeValue> {
@@ -394,7 +399,7 @@ impl DynamoIdempotency {
         reserved: &Reserved,
         now: Timestamp,
     ) -> Result<Adopted, StoreError> {
-        let legacy_pk = format!("IDEM#{}:{legacy_name}#{}", legacy_name.len(), key.0);
+        let legacy_pk = record_pk(legacy_name, &key.0);
         let output = self
             .client
             .get_item()
